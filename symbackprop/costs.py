@@ -1,0 +1,104 @@
+"""Cost (error) functions E(a, z), each defined once as a SymPy expression.
+
+Book sec. 3.2 and the table of sec. 3.5.  Every cost of the book has the form
+
+    E = (1/n) * sum_{i=1}^{n} e(a_i, z_i)
+
+so a cost is stored as its per-output *term* e(a, z); the book's 1/n is applied
+by :meth:`Cost.__call__`.  The derivative dE/da_i = e'(a_i, z_i)/n is derived
+by SymPy from the term (it is exact because only the i-th term depends on a_i).
+
+>>> mse = get_cost("mse")
+>>> mse.term
+(a - z)**2
+>>> mse.derivative
+2*a - 2*z
+>>> get_cost("bce").derivative
+(1 - z)/(1 - a) - z/a
+"""
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import sympy as sp
+
+from .activations import check_name
+from .errors import SpecError
+from .expressions import parse_expression
+
+A = sp.Symbol("a", real=True)
+Z = sp.Symbol("z", real=True)
+
+# name -> (term e(a, z), description)
+_COSTS = {
+    "mse": ((A - Z) ** 2, "mean squared error  E = 1/n sum (a_i - z_i)^2"),
+    "mae": (sp.Abs(A - Z), "mean absolute error  E = 1/n sum |a_i - z_i|"),
+    "cross_entropy": (-Z * sp.log(A), "cross-entropy  E = -1/n sum z_i log a_i"),
+    "bce": (-(Z * sp.log(A) + (1 - Z) * sp.log(1 - A)), "binary cross-entropy  E = -1/n sum [z log a + (1-z) log(1-a)]"),
+}
+_ALIASES = {
+    "mean_squared_error": "mse",
+    "mean_absolute_error": "mae",
+    "ce": "cross_entropy",
+    "crossentropy": "cross_entropy",
+    "binary_cross_entropy": "bce",
+}
+KNOWN = tuple(sorted(_COSTS))
+
+# Costs that take log(a) need a > 0; bce also takes log(1 - a), so it needs a < 1.
+NEEDS_POSITIVE_OUTPUT = {"cross_entropy", "bce"}
+NEEDS_OUTPUT_BELOW_ONE = {"bce"}
+
+
+@dataclass(frozen=True)
+class Cost:
+    """A cost E(a, z) = (1/n) sum_i term(a_i, z_i)."""
+
+    name: str
+    term: sp.Expr  # in the scalars A, Z
+    description: str = field(default="", compare=False)
+
+    @cached_property
+    def derivative(self):
+        """d term / d a, derived by ``sp.diff``; dE/da_i is this over n."""
+        return sp.diff(self.term, A)
+
+    def __call__(self, a, z):
+        """E for lists (or column matrices) a_1..a_n and z_1..z_n, with the book's 1/n."""
+        a, z = list(a), list(z)
+        return sp.Add(*[self.term.xreplace({A: ai, Z: zi}) for ai, zi in zip(a, z)]) / len(a)
+
+    def gradient(self, a, z):
+        """dE/da as a 1 x n row (book appendix C: the derivative by a column is a row)."""
+        a, z = list(a), list(z)
+        n = len(a)
+        return sp.Matrix([[self.derivative.xreplace({A: ai, Z: zi}) / n for ai, zi in zip(a, z)]])
+
+    def label(self):
+        return self.name
+
+    def __str__(self):
+        return self.name
+
+
+def get_cost(name):
+    """The built-in cost ``name`` (mse, mae, cross_entropy, bce, or an alias)."""
+    key = _ALIASES.get(name, name)
+    if key not in _COSTS:
+        raise SpecError(f"unknown cost {name!r}; known costs: {', '.join(KNOWN)}")
+    term, description = _COSTS[key]
+    return Cost(key, term, description)
+
+
+def custom_cost(name, text):
+    """A user-defined cost from its per-output term in ``a`` and ``z`` (restricted grammar).
+
+    The cost is E = (1/n) sum_i term(a_i, z_i), like the book's table.
+
+    >>> custom_cost("quartic", "(a - z)^4").derivative
+    4*(a - z)**3
+    """
+    check_name(name, "cost")
+    term = parse_expression(text, {"a": A, "z": Z})
+    if not term.has(A):
+        raise SpecError(f"custom cost {name!r} does not depend on the output a: {text!r}")
+    return Cost(name, term, description=f"term e(a, z) = {text}")
