@@ -33,6 +33,8 @@ A = sp.Symbol("a", real=True)
 
 def number(value, what):
     """An exact SymPy number from an int, float or numeric string (never sympify)."""
+    if isinstance(value, sp.Rational):
+        return value
     if isinstance(value, bool) or not isinstance(value, (int, float, str, Fraction)):
         raise SpecError(f"{what} must be a number, got {value!r}")
     try:
@@ -99,11 +101,40 @@ class Activation:
 
     @cached_property
     def derivative_in_a(self):
-        """a'(y) rewritten through a = a(y) when SymPy finds a form free of y (e.g. a(1-a))."""
+        """a'(y) rewritten through a = a(y) when SymPy finds a form free of y.
+
+        First by spotting a(y) inside a'(y) (tanh: 1 - tanh(y)^2 -> 1 - a^2), then
+        by solving a = a(y) for y (sigmoid: y = log(a/(1-a)) -> a(1-a)).
+        """
+        if not self.elementwise:
+            return None
+        spotted = self.derivative.subs(self.formula, A)
+        if not spotted.has(Y):
+            return sp.factor(spotted)
         if self.inverse is None:
             return None
         found = sp.factor(sp.simplify(self.derivative.subs(Y, self.inverse)))
         return None if found.has(Y) else found
+
+    @cached_property
+    def jacobian_entry(self):
+        """Softmax: da_i/dy_j for any n, derived with IndexedBase and KroneckerDelta.
+
+        Returns (expression, (a, i, j)) with ``a`` an IndexedBase; the derivation
+        differentiates a_i = e^{y_i/T} / Sum_k e^{y_k/T} by y_j, then writes e^{y_m/T}
+        as a_m times the sum.  For T = 1 it is a_i (delta_ij - a_j).
+        """
+        n = sp.Symbol("n", integer=True, positive=True)
+        i, j, k = sp.symbols("i j k", integer=True, positive=True)
+        y, a, total = sp.IndexedBase("y"), sp.IndexedBase("a"), sp.Symbol("S", positive=True)
+        T = self.temperature
+        a_i = sp.exp(y[i] / T) / sp.Sum(sp.exp(y[k] / T), (k, 1, n))
+        d = sp.diff(a_i, y[j]).doit()
+        d = d.replace(lambda e: isinstance(e, sp.Piecewise), lambda e: e.args[0].expr)  # j <= n holds
+        d = d.subs(sp.Sum(sp.exp(y[k] / T), (k, 1, n)), total)
+        d = d.replace(lambda e: e.func == sp.exp and isinstance(e.args[0] * T, sp.Indexed),
+                      lambda e: a[(e.args[0] * T).indices[0]] * total)
+        return sp.factor(sp.simplify(d)), (a, i, j)
 
     @property
     def temperature(self):
