@@ -591,6 +591,8 @@ def prove_depth(L, transpose=True, swap_outer=False):
     if not transpose or swap_outer:
         proof.statement += "  [WRONG CLAIM]"
     proof.steps.append(("the composed error (nested sums)", sp.Eq(sp.Symbol("E"), E)))
+    proof.steps.append(("after sp.diff, each y^l subexpression is named y^l[index], and SymPy's Derivative/Subs "
+                        + "objects of f_l and e are named f_l' and e_a (a consistent renaming)", None))
     claims, ranges = [], {}
     for l in range(1, L + 1):
         R, C = rows[l - 1], cols[l - 1]
