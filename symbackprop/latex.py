@@ -1,0 +1,280 @@
+r"""The whole backprop derivation of a network as a LaTeX document, in the book's route.
+
+:func:`document` renders ``templates/derivation.tex.j2`` from a
+:class:`~symbackprop.jacobians.Derivation` and its
+:class:`~symbackprop.verify.VerificationReport`: the network and its composed
+error (eq. 46, 49), every layer from L down to 1 (eq. 14-19, 50-54, 60-68),
+the recursion and general formula (eq. 65-66), the dimension analysis of
+sec. 4.7 at the actual sizes, the update rules (eq. 20-23, 75-78), the batch
+forms (eq. 80-92) when a batch size is given, the activation and cost with
+their derived derivatives, and what the verification proved.  A document is
+never produced for a failed verification unless ``allow_failed`` (then it says
+so in red).
+
+>>> from symbackprop.spec import NetworkSpec
+>>> from symbackprop.jacobians import derive
+>>> tex = document(derive(NetworkSpec.from_options("2,1", "sigmoid", "bce")))
+>>> tex.startswith(r"\documentclass") and r"\otimes" in tex and "Subs" not in tex
+True
+"""
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import sympy as sp
+
+from .errors import SymbackpropError
+from .printing import EXPLICIT_MAX_LIMIT, A_, B_, D_, S_, W_, Y_, DerivationPrinter, _sym
+from .resources import jinja_env
+
+#: Book equation numbers for each step of a layer ("cf. eq. N of When Equations Learn").
+BOOK_EQUATIONS = {
+    "forward": "6, 11, 47", "dE_da": "15, 53", "da_dy": "14", "dy_dW": "16--17", "chain": "50--51",
+    "delta": "54, 60, 65", "dE_dW": "61, 66--68, 76", "dE_db": "19, 62--64, 72--73",
+}
+
+_TEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def escape(text):
+    r"""Plain text made safe for LaTeX: ``a_1 & 50%`` -> ``a\_1 \& 50\%``."""
+    return "".join(_TEX_SPECIAL.get(c, c) for c in str(text))
+
+
+def check_explicit_max(explicit_max):
+    """--explicit-max must lie in 1..EXPLICIT_MAX_LIMIT: wider matrices cannot be typeset on a page."""
+    if not isinstance(explicit_max, int) or isinstance(explicit_max, bool) or explicit_max < 1:
+        raise SymbackpropError(f"--explicit-max must be a positive whole number, got {explicit_max!r}")
+    if explicit_max > EXPLICIT_MAX_LIMIT:
+        raise SymbackpropError(
+            f"--explicit-max {explicit_max} is too large to typeset: a matrix of more than "
+            f"{EXPLICIT_MAX_LIMIT} columns does not fit a page; use at most {EXPLICIT_MAX_LIMIT} "
+            f"(larger layers get the general i-th-entry forms)")
+
+
+def document(derivation, report=None, explicit_max=4, standalone=True, allow_failed=False):
+    """The LaTeX source (a string) of the derivation; ``report`` defaults to ``verify(derivation)``."""
+    check_explicit_max(explicit_max)
+    if report is None:
+        from .verify import verify
+
+        report = verify(derivation)
+    if not report.passed and not allow_failed:
+        failed = "; ".join(f"layer {c.layer} {c.quantity} {c.forms} ({c.method})" for c in report.failures())
+        raise SymbackpropError(f"verification failed ({failed or 'no checks ran'}); no document written "
+                               f"(pass --allow-failed to typeset it anyway, marked as failed)")
+    printer = DerivationPrinter(explicit_max)
+    context = _context(derivation, report, printer)
+    context["standalone"] = standalone
+    return jinja_env("latex").get_template("derivation.tex.j2").render(**context)
+
+
+def _context(derivation, report, printer):
+    net, spec, L = derivation.network, derivation.spec, derivation.L
+    layers = []
+    for layer in reversed(list(derivation)):
+        pieces = printer.layer_pieces(layer)
+        layers.append({"l": layer.l, "n": layer.n, "m": layer.m, "is_output": layer.is_output,
+                       "activation": escape(layer.activation.label()), "W": W_(layer.l), "b": B_(layer.l),
+                       "y": Y_(layer.l), "a": A_(layer.l), "s": S_(layer.l), "delta": D_(layer.l),
+                       "pieces": pieces, "eq": BOOK_EQUATIONS,
+                       "notes": sorted({p.note for p in pieces.values() if p.note})})
+    return {
+        "title": escape(spec.name) if getattr(spec, "name", "network") != "network" else "",
+        "description": escape(spec.describe()), "L": L, "sizes": list(net.sizes),
+        "n_params": f"{spec.n_params:,}", "explicit_max": printer.explicit_max,
+        "table": [{"l": l, "n": net.n(l), "m": net.n(l - 1), "activation": escape(net.activations[l].label()),
+                   "params": f"{net.n(l) * (net.n(l - 1) + 1):,}"} for l in range(1, L + 1)],
+        "composed": _composed(L), "cost": _cost(derivation, printer), "activations": _activations(derivation, printer),
+        "output_delta": _output_delta(derivation, printer), "layers": layers,
+        "W": W_, "B": B_, "Y": Y_, "A": A_, "D": D_, "S": S_,
+        "batch": spec.batch, "verification": _verification(report), "failed": not report.passed,
+    }
+
+
+def _composed(L):
+    """E(a^L(y^L(...a^1(y^1(x))))) and P = a^L o y^L o ... o a^1 o y^1 (eq. 46, 49)."""
+    inner = r"\mathbf{x}"
+    shown = range(1, L + 1) if L <= 4 else [1, 2, L - 1, L]
+    for l in shown:
+        if L > 4 and l == L - 1:
+            inner = rf"\cdots {inner} \cdots"
+        inner = rf"{A_(l)}\bigl({Y_(l)}({inner})\bigr)" if l == L or l < 3 else rf"{A_(l)}({Y_(l)}({inner}))"
+    chain = r" \circ ".join(rf"{A_(l)} \circ {Y_(l)}" for l in (range(L, 0, -1) if L <= 4 else (L, 1)))
+    if L > 4:
+        chain = chain.replace(r" \circ \mathbf{a}^{1}", r" \circ \cdots \circ \mathbf{a}^{1}")
+    return {"nested": rf"E = E\Bigl({inner}\Bigr)", "circ": rf"P = {chain}"}
+
+
+def _cost(derivation, printer):
+    cost, n = derivation.network.cost, derivation.network.sizes[-1]
+    L = derivation.L
+    a_i, z_i = _sym(f"a{L}_i"), _sym("z_i")
+    from .costs import A, Z
+
+    term = cost.term.xreplace({A: a_i, Z: z_i})
+    return {"name": escape(cost.label()), "description": escape(cost.description.split("  ")[0].split(" E =")[0]),
+            "E": rf"E = \frac{{1}}{{{n}}} \sum_{{i=1}}^{{{n}}} {printer.doprint(term)}" if n > 1 else
+            rf"E = {printer.doprint(term).replace('_{i}', '_{1}')}",
+            "term": printer.doprint(cost.term), "derivative": printer.doprint(cost.derivative)}
+
+
+def _activations(derivation, printer):
+    """Each distinct activation: a(y), a'(y) as ``sp.diff`` gave it, and a'(y) through a if found."""
+    seen, out = set(), []
+    for layer in derivation:
+        act = layer.activation
+        if act.label() in seen:
+            continue
+        seen.add(act.label())
+        entry = {"name": escape(act.label()), "formula": printer.doprint(act), "elementwise": act.elementwise,
+                 "layers": ", ".join(str(x.l) for x in derivation if x.activation.label() == act.label())}
+        if act.elementwise:
+            entry["derivative"] = printer.doprint(act.derivative)
+            entry["in_a"] = printer.doprint(act.derivative_in_a) if act.derivative_in_a is not None else ""
+        else:
+            expr, (a, i, j) = act.jacobian_entry
+            entry["derivative"] = printer.doprint(expr).replace("{a}_{i}", "a_{i}").replace("{a}_{j}", "a_{j}")
+            entry["in_a"] = ""
+        out.append(entry)
+    return out
+
+
+def _output_delta(derivation, printer):
+    found = derivation.output_delta
+    return {"tex": printer.doprint(found), "cancelled": printer.doprint(found.cancelled) if found.cancelled is not None
+            else "", "condition": escape(found.condition or ""), "uses_y": found.uses_y,
+            "changed": sp.srepr(found.naive) != sp.srepr(found.simplified)}
+
+
+def _quantity(text):
+    """'dE/dW^2 (batch)' -> LaTeX."""
+    import re
+
+    m = re.fullmatch(r"dE/d([Wb])\^(\d+)(.*)", text)
+    if not m:
+        return escape(text)
+    symbol = W_(m.group(2)) if m.group(1) == "W" else B_(m.group(2))
+    return rf"$\partial E/\partial {symbol}$" + escape(m.group(3))
+
+
+def _verification(report):
+    rows = [{"layer": c.layer, "quantity": _quantity(c.quantity), "forms": escape(c.forms), "method": escape(c.method),
+             "entries": c.entries, "passed": c.passed,
+             "discrepancy": "0 (proof)" if c.method == "exact" and c.passed else f"${_sci(c.max_discrepancy)}$"}
+            for c in report.checks]
+    methods = sorted({c.method for c in report.checks})
+    return {"rows": rows, "notes": [escape(n) for n in report.notes], "passed": report.passed,
+            "methods": methods, "seconds": f"{report.seconds:.2f}", "seed": report.seed, "digits": report.digits,
+            "count": len(report.checks), "failures": len(report.failures())}
+
+
+def _sci(x):
+    if x == 0:
+        return "0"
+    mantissa, exponent = f"{x:.1e}".split("e")
+    return rf"{mantissa} \times 10^{{{int(exponent)}}}"
+
+
+# -- files ---------------------------------------------------------------------------------------
+def check_output_path(path, force=False):
+    """Fail early, with a clear message, if the document cannot or should not be written to ``path``."""
+    path = Path(path)
+    if path.is_dir():
+        raise SymbackpropError(f"{path} is a folder; give a file name such as {path / 'derivation.tex'}")
+    if path.exists() and not force:
+        raise SymbackpropError(f"{path} exists; pass --force to overwrite it")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise SymbackpropError(f"cannot write {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise SymbackpropError(f"cannot write {path}: folder {folder} is not writable")
+    return path
+
+
+def write_atomic(path, text, force=False):
+    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    path = check_output_path(path, force)
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temp, path)
+    except OSError as exc:
+        raise SymbackpropError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+    return path
+
+
+def compile_pdf(tex_path, runs=2):
+    """Run pdflatex on ``tex_path`` in a scratch folder; put the PDF beside it; return (pdf path, log text)."""
+    tex_path = Path(tex_path)
+    if shutil.which("pdflatex") is None:
+        raise SymbackpropError("pdflatex is not installed (Debian: apt-get install texlive-latex-base "
+                               "texlive-latex-recommended); the .tex file was written")
+    with tempfile.TemporaryDirectory() as work:
+        for _ in range(runs):
+            done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape",
+                                   f"-output-directory={work}", str(tex_path.resolve())],
+                                  capture_output=True, text=True, errors="replace", timeout=300)
+        log = Path(work, tex_path.stem + ".log").read_text(errors="replace")
+        pdf = Path(work, tex_path.stem + ".pdf")
+        if done.returncode != 0 or not pdf.exists():
+            first = next((line for line in log.splitlines() if line.startswith("!")), "see the log")
+            raise SymbackpropError(f"pdflatex failed on {tex_path}: {first}")
+        target = tex_path.with_suffix(".pdf")
+        handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        os.close(handle)
+        shutil.copyfile(pdf, temp)
+        os.replace(temp, target)
+    return target, log
+
+
+# -- command line --------------------------------------------------------------------------------
+def register_cli(subparsers, add_spec_arguments):
+    """Add --latex and its options to the ``derive`` command."""
+    derive = subparsers.choices.get("derive")
+    if derive is None:
+        return
+    group = derive.add_argument_group("LaTeX document (see docs/latex.md)")
+    group.add_argument("--latex", metavar="OUT.tex", help="write the whole derivation as a LaTeX document")
+    group.add_argument("--explicit-max", type=int, default=4, metavar="N",
+                       help=f"write matrices explicitly up to N rows/columns (1..{EXPLICIT_MAX_LIMIT}, default 4)")
+    kind = group.add_mutually_exclusive_group()
+    kind.add_argument("--standalone", dest="standalone", action="store_true", default=True,
+                      help="a complete document (default)")
+    kind.add_argument("--fragment", dest="standalone", action="store_false",
+                      help="a fragment to \\input (needs amsmath, amssymb, xcolor)")
+    group.add_argument("--pdf", action="store_true", help="also run pdflatex and report where the PDF is")
+    group.add_argument("--force", action="store_true", help="overwrite an existing OUT.tex")
+    group.add_argument("--allow-failed", action="store_true",
+                       help="write the document even if the verification fails (marked in red)")
+
+
+def handle_derive_args(args, derivation):
+    """``derive --latex``: verify, typeset, write atomically; None when --latex was not given."""
+    path = getattr(args, "latex", None)
+    if not path:
+        if getattr(args, "pdf", False):
+            raise SymbackpropError("--pdf needs --latex OUT.tex")
+        return None
+    check_explicit_max(args.explicit_max)
+    check_output_path(path, args.force)
+    from .verify import verify
+
+    report = verify(derivation)
+    text = document(derivation, report, args.explicit_max, args.standalone, args.allow_failed)
+    written = write_atomic(path, text, args.force)
+    verdict = "verified" if report.passed else "VERIFICATION FAILED (marked in the document)"
+    print(f"wrote {written} ({verdict}: {len(report.checks)} checks)")
+    if args.pdf:
+        if not args.standalone:
+            raise SymbackpropError("--pdf needs a standalone document, not --fragment")
+        pdf, _ = compile_pdf(written)
+        print(f"wrote {pdf}")
+    return 0 if report.passed else 1
