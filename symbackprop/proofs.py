@@ -232,6 +232,9 @@ class Reduction:
         order and the order giving the smallest printed product wins (renaming a
         bound index never changes a value, so this only decides what can cancel).
         """
+        dummies = {lim[0] for lim in limits}
+        if any((lo.free_symbols | hi.free_symbols) & dummies for _, lo, hi in limits):
+            return sp.Sum(prod, *limits), []  # a non-rectangular sum is kept whole (never merged)
         limits = sorted(limits, key=lambda lim: (sp.default_sort_key(lim[1]), sp.default_sort_key(lim[2])))
         names = [sp.Symbol(f"_s{number}", **INDEX) for number in range(len(limits))]
         groups = [list(g) for _, g in itertools.groupby(range(len(limits)), key=lambda x: limits[x][1:])]

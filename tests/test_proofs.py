@@ -103,6 +103,10 @@ def test_reduction_keeps_what_it_cannot_decide():
     # an inequation true at the corners of the range is not true inside: 1 != 3 and 5 != 3 but i = 3 exists
     ne = Reduction({i: (1, 5)}).resolve_piecewise(sp.Piecewise((1, sp.Ne(i, 3)), (0, True)))
     assert isinstance(ne, sp.Piecewise)
+    # a triangular double sum is not a rectangular one: Sum_k Sum_{i<=k} d_i != Sum_i d_i
+    triangle = sp.Sum(sp.Sum(d[i], (i, 1, sp.Symbol("k", integer=True, positive=True))),
+                      (sp.Symbol("k", integer=True, positive=True), 1, n))
+    assert Reduction({}).normal_form(triangle - sp.Sum(d[i], (i, 1, n))) != 0
 
 
 def test_reduction_collapses_with_the_range_and_records_it():
