@@ -26,7 +26,7 @@ from pathlib import Path
 import sympy as sp
 
 from .errors import SymbackpropError
-from .printing import EXPLICIT_MAX_LIMIT, A_, B_, D_, S_, W_, Y_, DerivationPrinter, _sym
+from .printing import A_, B_, D_, EXPLICIT_MAX_LIMIT, S_, W_, Y_, DerivationPrinter, _sym
 from .resources import jinja_env
 
 #: Book equation numbers for each step of a layer ("cf. eq. N of When Equations Learn").
@@ -81,7 +81,7 @@ def _context(derivation, report, printer):
                        "activation": escape(layer.activation.label()), "W": W_(layer.l), "b": B_(layer.l),
                        "y": Y_(layer.l), "a": A_(layer.l), "s": S_(layer.l), "delta": D_(layer.l),
                        "pieces": pieces, "eq": BOOK_EQUATIONS,
-                       "notes": sorted({p.note for p in pieces.values() if p.note})})
+                       "notes": sorted({_note(p.note) for p in pieces.values() if p.note})})
     return {
         "title": escape(spec.name) if getattr(spec, "name", "network") != "network" else "",
         "description": escape(spec.describe()), "L": L, "sizes": list(net.sizes),
@@ -93,6 +93,11 @@ def _context(derivation, report, printer):
         "W": W_, "B": B_, "Y": Y_, "A": A_, "D": D_, "S": S_,
         "batch": spec.batch, "verification": _verification(report), "failed": not report.passed,
     }
+
+
+def _note(text):
+    """A printer note as LaTeX text: option names in typewriter, without TeX's -- ligature."""
+    return escape(text).replace("--explicit-max", r"\texttt{-{}-explicit-max}")
 
 
 def _composed(L):
@@ -136,7 +141,7 @@ def _activations(derivation, printer):
             entry["derivative"] = printer.doprint(act.derivative)
             entry["in_a"] = printer.doprint(act.derivative_in_a) if act.derivative_in_a is not None else ""
         else:
-            expr, (a, i, j) = act.jacobian_entry
+            expr, _ = act.jacobian_entry
             entry["derivative"] = printer.doprint(expr).replace("{a}_{i}", "a_{i}").replace("{a}_{j}", "a_{j}")
             entry["in_a"] = ""
         out.append(entry)
@@ -221,7 +226,7 @@ def compile_pdf(tex_path, runs=2):
         for _ in range(runs):
             done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape",
                                    f"-output-directory={work}", str(tex_path.resolve())],
-                                  capture_output=True, text=True, errors="replace", timeout=300)
+                                  check=False, capture_output=True, text=True, errors="replace", timeout=300)
         log = Path(work, tex_path.stem + ".log").read_text(errors="replace")
         pdf = Path(work, tex_path.stem + ".pdf")
         if done.returncode != 0 or not pdf.exists():

@@ -26,10 +26,12 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from .activations import A as _A, Y as _Y
+from .activations import A as _A
+from .activations import Y as _Y
 from .costs import Z as _Z
 from .network import latex_name
-from .simplify import N as _N, tidy
+from .simplify import N as _N
+from .simplify import tidy
 
 #: Usable width of a display line and height of a display, in ems / lines of the document's 11pt body.
 LINE_EM = 36.0
@@ -207,10 +209,9 @@ class DerivationPrinter:
         l, net = layer.l, layer.network
         head = rf"{Y_(l)} &= {W_(l)} {S_(l)} + {B_(l)}"
         act = self._activation_entry(layer)
-        W, s, b = net.W(l), layer.s, net.b(l)
-        sizes = (self.matrix_size(sp.Matrix(layer.y)), self.matrix_size(W), self.matrix_size(s),
-                 self.matrix_size(b), (8.0, 1))
-        if self.small(layer.n, layer.m) and self.fits(*sizes):
+        W, s, b = (net.W(l), layer.s, net.b(l)) if self.small(layer.n, layer.m) else (None, None, None)
+        if W is not None and self.fits(
+                self.matrix_size(sp.Matrix(layer.y)), self.matrix_size(W), self.matrix_size(s), self.matrix_size(b)):
             tex = (head + rf" \\ {self.doprint(sp.Matrix(layer.y))} &= {self.doprint(W)} {self.doprint(s)} "
                    rf"+ {self.doprint(b)} \\ {act}")
             return Piece(tex)
@@ -233,8 +234,8 @@ class DerivationPrinter:
         """dE/da^L, a 1 x n_L row (appendix C; the cost tables of sec. 3.5)."""
         L, n = layer.l, layer.n
         head = rf"\frac{{\partial E}}{{\partial {A_(L)}}} &= "
-        row = layer.dE_da
         if self.small(n):
+            row = layer.dE_da
             if self.fits(self.matrix_size(row)):
                 return Piece(head + self.doprint(row))
             if self.fits(self.matrix_size(row.T), (1.0, 0)):
@@ -243,15 +244,16 @@ class DerivationPrinter:
         tex = (head + rf"\begin{{bmatrix}} \dfrac{{\partial E}}{{\partial a^{{{L}}}_{{1}}}} & \cdots & "
                rf"\dfrac{{\partial E}}{{\partial a^{{{L}}}_{{{n}}}}} \end{{bmatrix}}, \qquad "
                rf"\frac{{\partial E}}{{\partial a^{{{L}}}_{{i}}}} = {self.doprint(general)}")
-        return Piece(tex, False, self._why(n, row=row))
+        return Piece(tex, False, self._why(n))
 
     def da_dy(self, layer):
         """da^l/dy^l (eq. 14): diagonal a'(y_i) for element-wise a, full for softmax."""
         l, n, act = layer.l, layer.n, layer.activation
         head = rf"\frac{{\partial {A_(l)}}}{{\partial {Y_(l)}}} &= "
-        J = self._jacobian_in_a(layer)
-        if self.small(n) and self.fits(self.matrix_size(J)):
-            return Piece(head + self.doprint(J))
+        if self.small(n):
+            J = self._jacobian_in_a(layer)
+            if self.fits(self.matrix_size(J)):
+                return Piece(head + self.doprint(J))
         if act.elementwise:
             d = self._derivative_entry(layer)
             tex = (head + rf"\operatorname{{diag}}\bigl(a'(y^{{{l}}}_{{1}}), \dots, a'(y^{{{l}}}_{{{n}}})\bigr), "
@@ -261,7 +263,7 @@ class DerivationPrinter:
             e = self.doprint(entry.xreplace({a[i]: _sym(f"a{l}_i"), a[j]: _sym(f"a{l}_j")}))
             tex = head + rf"\Bigl[\frac{{\partial a^{{{l}}}_{{i}}}}{{\partial y^{{{l}}}_{{j}}}}\Bigr]_{{i,j=1}}^{{{n}}}, \qquad " \
                 rf"\frac{{\partial a^{{{l}}}_{{i}}}}{{\partial y^{{{l}}}_{{j}}}} = {e}"
-        return Piece(tex, False, self._why(n, matrix=J))
+        return Piece(tex, False, self._why(n))
 
     def _derivative_entry(self, layer):
         """a'(y^l_i) as SymPy derived it, and through a^l_i when the activation allows (e.g. a(1 - a))."""
@@ -273,7 +275,7 @@ class DerivationPrinter:
 
     def _jacobian_in_a(self, layer):
         """da/dy with a'(y) written through a where possible (sigmoid: a(1 - a)), else in y."""
-        act, y, a = layer.activation, layer.y, layer.a
+        act, a = layer.activation, layer.a
         if act.elementwise:
             if act.derivative_in_a is not None:
                 return sp.diag(*[act.derivative_in_a.xreplace({_A: ai}) for ai in a])
@@ -314,7 +316,7 @@ class DerivationPrinter:
                         rf"{sizes[l]} \times 1\ \text{{of}}\ {sizes[l]} \times {sizes[l - 1]}"))
         cells = [rf"\underbrace{{{f}}}_{{{s}}}" for f, s in factors]
         per_line = 5
-        lines = [" ".join(cells[i:i + per_line]) for i in range(0, len(cells), per_line)]
+        lines = [r"\;".join(cells[i:i + per_line]) for i in range(0, len(cells), per_line)]
         tex = rf"\frac{{\partial E}}{{\partial {W_(l)}}} &= " + r" \\ &\qquad \cdot ".join(lines)
         return Piece(tex)
 
@@ -325,19 +327,14 @@ class DerivationPrinter:
         if layer.is_output:
             head = (rf"{D_(l)} &= \Bigl(\frac{{\partial E}}{{\partial {A_(l)}}}"
                     rf"\frac{{\partial {A_(l)}}}{{\partial {Y_(l)}}}\Bigr)^{{\top}}")
-            entries = sp.Matrix([tidy(v) for v in (layer.dE_da * self._jacobian_in_a(layer)).T])
         else:
             prefix = rf"a'({Y_(l)}) \odot" if act.elementwise else \
                 rf"\Bigl(\frac{{\partial {A_(l)}}}{{\partial {Y_(l)}}}\Bigr)^{{\top}}"
             head = rf"{D_(l)} &= {prefix} ({W_(l + 1)})^{{\top}} {D_(l + 1)}"
-            back = net.W(l + 1).T * net.delta_local(l + 1)
-            J = self._jacobian_in_a(layer)
-            if act.elementwise:
-                entries = sp.Matrix([sp.Mul(J[i, i], back[i], evaluate=False) for i in range(n)])
-            else:
-                entries = J.T * back
-        if self.small(n) and self.fits(self.matrix_size(entries), lead=10.0):
-            return Piece(head + r" \\ &= " + self.doprint(entries), lines=list(entries))
+        if self.small(n, layer.derivation.network.sizes[min(l + 1, layer.derivation.L)]):
+            entries = self._delta_entries(layer)
+            if self.fits(self.matrix_size(entries), lead=10.0):
+                return Piece(head + r" \\ &= " + self.doprint(entries), lines=list(entries))
         if layer.is_output:
             i_entry = self._output_delta_entry(layer)
         elif act.elementwise:
@@ -347,7 +344,18 @@ class DerivationPrinter:
             i_entry = (rf"\sum_{{j=1}}^{{{n}}} \frac{{\partial a^{{{l}}}_{{j}}}}{{\partial y^{{{l}}}_{{i}}}} "
                        rf"\sum_{{k=1}}^{{{net.n(l + 1)}}} w^{{{l + 1}}}_{{k,j}}\, \delta^{{{l + 1}}}_{{k}}")
         tex = head + rf", \qquad \delta^{{{l}}}_{{i}} = {i_entry}, \quad i = 1, \dots, {n}"
-        return Piece(tex, False, self._why(n, matrix=entries))
+        return Piece(tex, False, self._why(n, layer.derivation.network.sizes[min(l + 1, layer.derivation.L)]))
+
+    def _delta_entries(self, layer):
+        """delta^l entry by entry, with a'(y) written through a where the activation allows."""
+        l, n, net = layer.l, layer.n, layer.network
+        J = self._jacobian_in_a(layer)
+        if layer.is_output:
+            return sp.Matrix([tidy(v) for v in (layer.dE_da * J).T])
+        back = net.W(l + 1).T * net.delta_local(l + 1)
+        if layer.activation.elementwise:
+            return sp.Matrix([sp.Mul(J[i, i], back[i], evaluate=False) for i in range(n)])
+        return J.T * back
 
     def _output_delta_entry(self, layer):
         """delta^L_i through the engine's simplification (module :mod:`symbackprop.simplify`)."""
@@ -366,13 +374,12 @@ class DerivationPrinter:
                rf"\frac{{\partial {Y_(l)}}}{{\partial {W_(l)}}} = \sum_{{i=1}}^{{{n}}} \delta^{{{l}}}_{{i}}"
                rf"\frac{{\partial y^{{{l}}}_{{i}}}}{{\partial {W_(l)}}} \\ &= {D_(l)} \otimes {S_(l)} "
                rf"= {D_(l)} ({S_(l)})^{{\top}}")
-        outer = layer.dE_dW
-        if self.small(n, m) and self.fits(self.matrix_size(outer)):
-            return Piece(tex + r" = " + self.doprint(outer))
+        if self.small(n, m) and self.fits(self.matrix_size(layer.dE_dW)):
+            return Piece(tex + r" = " + self.doprint(layer.dE_dW))
         si = self._s_entry(layer, "j")
         tex += (rf", \qquad \Bigl[\frac{{\partial E}}{{\partial {W_(l)}}}\Bigr]_{{i,j}} = \delta^{{{l}}}_{{i}}\, {si}"
                 rf"\quad ({n} \times {m})")
-        return Piece(tex, False, self._why(n, m, matrix=outer))
+        return Piece(tex, False, self._why(n, m))
 
     def dE_db(self, layer):
         """dE/db^l = (dE/dy^l dy^l/db^l)^T = delta^l, since dy^l/db^l = I (eq. 19, 62-64, 72-73)."""
@@ -388,7 +395,7 @@ class DerivationPrinter:
     def _s_entry(self, layer, k):
         return f"x_{{{k}}}" if layer.l == 1 else f"a^{{{layer.l - 1}}}_{{{k}}}"
 
-    def _why(self, *dims, matrix=None, row=None, tall=False):
+    def _why(self, *dims, tall=False):
         if not self.small(*dims):
             return f"general form: {max(dims)} exceeds --explicit-max {self.explicit_max}"
         if tall:
@@ -404,8 +411,8 @@ def tidy_signs(expr):
     """Write factors as an author would: -a (a - 1) -> a (1 - a), a (z - a)... (value unchanged).
 
     >>> a, z = sp.symbols("a z")
-    >>> sp.latex(tidy_signs(-a * (a - 1)))
-    'a \\left(1 - a\\right)'
+    >>> tidy_signs(-a * (a - 1))
+    a*(1 - a)
     >>> sp.simplify(tidy_signs(a * (z - a) * (a - 1)) - a * (z - a) * (a - 1))
     0
     """
