@@ -147,7 +147,7 @@ def documents():
 
 
 def test_document_follows_the_book(documents):
-    d, tex = documents["two_layer"]
+    _, tex = documents["two_layer"]
     for text in (r"\otimes", r"\odot", r"\top", r"\mathbf{W}^{2}", "cf.\\ eq.~65--66", "cf.\\ eq.~20--23",
                  r"\section{Layer 2 (the output layer)}", r"\section{Layer 1}", r"\section{Verification}"):
         assert text in tex, text
