@@ -281,7 +281,7 @@ def _output_functions(activation, cost, n_out, functions):
         doc = (f"delta^L = e'(a, z) a'(y) / n_L = {sp.sstr(found.simplified)} (simplified by SymPy), "
                f"times scale = (1/beta) or -lr/beta (eq. 54, 87)")
         functions[delta] = elementwise_source(delta, expr, ("y", "a", "z", "scale"), doc)
-        singular = sp.denom(sp.together(found.simplified)).has(A)
+        singular = _singular_points(found.simplified)
     else:
         c = _softmax_scale(activation)
         h = tidy(cost.derivative * A)  # a_i e'(a_i, z_i)
@@ -294,9 +294,23 @@ def _output_functions(activation, cost, n_out, functions):
             f"    numpy.subtract(h, a * h.sum(axis=0, keepdims=True), out=out)\n"
             f"    return numpy.multiply(out, {numpy_expression(c * SCALE)}, out=out)"
         )
-        singular = sp.denom(sp.together(h)).has(A)
-    clip = singular or cost.term.has(sp.log)
-    return cost_name, delta, clip
+        singular = _singular_points(h)
+    return cost_name, delta, singular | _singular_points(cost.term)
+
+
+def _singular_points(expr):
+    """The outputs a where ``expr`` divides by zero or takes log(0) (polynomial factors only).
+
+    >>> sorted(_singular_points(-(Z * sp.log(A) + (1 - Z) * sp.log(1 - A))))
+    [0, 1]
+    """
+    suspects = [sp.denom(sp.together(expr))] + [g.args[0] for g in expr.atoms(sp.log)]
+    points = set()
+    for f in suspects:
+        for factor in sp.Mul.make_args(sp.factor(f)):
+            if factor.has(A) and factor.is_polynomial(A):
+                points |= {r for r in sp.solve(factor, A) if r.is_number}
+    return points
 
 
 def module_context(spec, dtype="float64"):
@@ -310,7 +324,7 @@ def module_context(spec, dtype="float64"):
         layers.append(LayerCode(l, spec.sizes[l], spec.sizes[l - 1], _check_doc(activation.label()), act, prime, scale))
     if any(a.name == "step" for a in spec.activations):
         raise SpecError("a step layer has a'(y) = 0, so gradients cannot train it; emit it with --perceptron-rule")
-    cost, delta, clip = _output_functions(spec.activations[-1], spec.cost, spec.sizes[-1], functions)
+    cost, delta, singular = _output_functions(spec.activations[-1], spec.cost, spec.sizes[-1], functions)
     return {
         "name": _check_name(spec.name),
         "version": __version__,
@@ -324,7 +338,8 @@ def module_context(spec, dtype="float64"):
         "cost": cost,
         "cost_label": _check_doc(spec.cost.label()),
         "delta": delta,
-        "clip": clip,
+        "clip_low": 0 in singular,  # keep a >= the smallest positive float
+        "clip_high": 1 in singular,  # keep a <= the largest float below 1
         "batch": spec.batch or 32,
     }
 
