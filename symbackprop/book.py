@@ -158,7 +158,7 @@ def _totals(outcomes):
 def show(claim_id, outcome=None):
     """One claim in full: the statement, the check's source, the evidence.
 
-    >>> print(show("ch1.game.final").splitlines()[4])
+    >>> print(show("ch1.game.final").splitlines()[5])
     verdict: holds
     """
     import inspect
