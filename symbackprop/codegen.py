@@ -35,7 +35,6 @@ from sympy.printing.numpy import NumPyPrinter
 
 from . import __version__
 from .activations import A, Y
-from .costs import Z
 from .errors import SpecError, SymbackpropError
 from .simplify import N, output_delta, tidy
 
@@ -301,7 +300,8 @@ def _output_functions(activation, cost, n_out, functions):
 def _singular_points(expr):
     """The outputs a where ``expr`` divides by zero or takes log(0) (polynomial factors only).
 
-    >>> sorted(_singular_points(-(Z * sp.log(A) + (1 - Z) * sp.log(1 - A))))
+    >>> from symbackprop.costs import get_cost
+    >>> sorted(_singular_points(get_cost("bce").term))
     [0, 1]
     """
     suspects = [sp.denom(sp.together(expr))] + [g.args[0] for g in expr.atoms(sp.log)]
