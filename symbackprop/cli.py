@@ -84,6 +84,23 @@ def _cmd_verify(args):
     return 0 if report.passed else 1
 
 
+def _cmd_prove(args):
+    from .proofs import prove_all
+
+    try:
+        depths = tuple(int(d) for d in args.depths.split(","))
+    except ValueError:
+        raise SymbackpropError(f"--depths takes comma-separated integers, got {args.depths!r}") from None
+    proofs = prove_all(depths=depths)
+    if args.json:
+        print(json.dumps([p.to_dict() for p in proofs], indent=2))
+    else:
+        print("\n\n".join(p.text() for p in proofs))
+        held = sum(p.proved for p in proofs)
+        print(f"\n{held} of {len(proofs)} statements proved for every size (symbolic n, m, p)")
+    return 0 if all(p.proved for p in proofs) else 1
+
+
 def build_parser():
     parser = _Parser(prog="symbackprop", description="Backpropagation derived symbolically, as "
                      '"When Equations Learn" writes it: derive, verify, typeset and emit.')
@@ -104,6 +121,11 @@ def build_parser():
     p.add_argument("--seed", type=int, default=0, help="seed of the random evaluation points")
     p.add_argument("--digits", type=int, default=50, help="significant digits of the high-precision method")
     p.set_defaults(func=_cmd_verify)
+
+    p = sub.add_parser("prove", help="prove the backprop identities for every size and depth (symbolic sizes)")
+    p.add_argument("--depths", default="1,2,3", help="depths of the direct composed-error proofs (default 1,2,3)")
+    p.add_argument("--json", action="store_true", help="machine-readable proofs")
+    p.set_defaults(func=_cmd_prove)
 
     for name in PLUGINS:
         try:
