@@ -1,0 +1,292 @@
+"""Training speed of the emitted NumPy module vs hand-written NumPy, PyTorch eager, JAX jit and the book's loop.
+
+The book's chapter 4 network 784-128-64-10 (relu, relu, sigmoid, MSE) on MNIST-shaped synthetic data
+(60,000 x 784 float32; speed does not depend on the values).  Candidates run round-robin, repeat after
+repeat, so that load from other users of the machine falls on all of them alike; medians are reported.
+Threads are pinned with threadpoolctl (NumPy's BLAS) and torch.set_num_threads.
+
+    python benchmarks/bench_training.py [--repeats 5] [--output docs/bench_training.md]
+"""
+import argparse
+import importlib.util
+import itertools
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from symbackprop.codegen import emit
+from symbackprop.spec import NetworkSpec
+
+SIZES = (784, 128, 64, 10)
+INTRO = """# Training speed of the emitted module
+
+Written by `benchmarks/bench_training.py` (rerun it to refresh; numbers below are from one run).
+The book's 784-128-64-10 network (relu, relu, sigmoid, MSE), MNIST-shaped synthetic float32 data.
+Candidates run round-robin and medians are reported, but the machine (2 cores) is shared with other
+users: 2-thread timings in particular swing under contention, so compare ratios within one table.
+
+* **emitted**: `symbackprop emit --dtype float32`, `train(..., batch_size=64)`: preallocated (n_l, beta)
+  buffers, every element-wise step with `out=`, the -lr/(n_L beta) factor folded into Delta^L so that the
+  update is one in-place add per parameter.
+* **hand-written NumPy**: a careful loop with examples as rows (`x @ W`), fresh arrays per step.
+* **PyTorch eager**: the same network and cost, autograd + manual SGD, threads pinned.
+* **GEMM floor**: the 8 matrix products of one step (3 forward, 3 dE/dW, 2 W^T Delta) timed alone with
+  `out=`, times the steps of an epoch; FLOPs / that time is the NumPy GEMM rate quoted.
+* **book sec. 4.9 loop**: the book's one-example-at-a-time listing, as printed (dicts, np.outer).
+
+"""
+SPEC = NetworkSpec.from_options("784,128,64,10", "relu,relu,sigmoid", "mse")
+
+
+def load_emitted(dtype):
+    folder = Path(tempfile.mkdtemp())
+    path = folder / f"model_{dtype}.py"
+    path.write_text(emit(SPEC, dtype))
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def data(n, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.random((SIZES[0], n), dtype=np.float32).astype(dtype)
+    Z = np.eye(SIZES[-1], dtype=dtype)[rng.integers(0, SIZES[-1], n)].T.copy()
+    return X, Z
+
+
+# -- the candidates: each is epoch(X, Z) -> None after a setup ---------------------------------------
+def emitted_epoch(module, batch):
+    params = module.init_params(seed=0)
+    return lambda X, Z: module.train(params, X, Z, epochs=1, lr=0.1, batch_size=batch, seed=1)
+
+
+def handwritten_epoch(batch, dtype):
+    """A careful hand-written NumPy loop: examples as rows, shuffled gather, fused output delta."""
+    rng = np.random.default_rng(0)
+    W = [(rng.standard_normal((m, n)) / np.sqrt(m)).astype(dtype) for m, n in itertools.pairwise(SIZES)]  # x @ W
+    b = [np.zeros(n, dtype) for n in SIZES[1:]]
+
+    def epoch(X, Z):
+        XT, ZT = np.ascontiguousarray(X.T), np.ascontiguousarray(Z.T)
+        order = rng.permutation(XT.shape[0])
+        lr = 0.1
+        for start in range(0, len(order), batch):
+            idx = order[start:start + batch]
+            x, z = XT[idx], ZT[idx]
+            h1 = np.maximum(x @ W[0] + b[0], 0)
+            h2 = np.maximum(h1 @ W[1] + b[1], 0)
+            p = 1 / (1 + np.exp(-(h2 @ W[2] + b[2])))
+            d3 = (2 / (10 * len(idx))) * (p - z) * p * (1 - p)
+            d2 = (d3 @ W[2].T) * (h2 > 0)
+            d1 = (d2 @ W[1].T) * (h1 > 0)
+            W[2] -= lr * (h2.T @ d3)
+            b[2] -= lr * d3.sum(0)
+            W[1] -= lr * (h1.T @ d2)
+            b[1] -= lr * d2.sum(0)
+            W[0] -= lr * (x.T @ d1)
+            b[0] -= lr * d1.sum(0)
+    return epoch
+
+
+def book_epoch(dtype):
+    """The book's section 4.9 loop (one example at a time, dicts of layers, np.outer), as printed."""
+    rng = np.random.default_rng(0)
+    W = {l: (rng.standard_normal((SIZES[l], SIZES[l - 1])) * 0.01).astype(dtype) for l in range(1, 4)}
+    b = {l: np.zeros((SIZES[l], 1), dtype) for l in range(1, 4)}
+
+    def relu(y):
+        return np.maximum(0, y)
+
+    def sigmoid(y):
+        return 1 / (1 + np.exp(-y))
+
+    def epoch(X, Z):
+        learning_rate, num_layers = 0.01, 3
+        for x, z in zip(X.T, Z.T):
+            x, z = x.reshape(-1, 1), z.reshape(-1, 1)
+            activations, linearities, a_previous = {"a0": x}, {}, x
+            for l in range(1, num_layers + 1):
+                y = np.dot(W[l], a_previous) + b[l]
+                linearities[f"y{l}"] = y
+                a = sigmoid(y) if l == num_layers else relu(y)
+                activations[f"a{l}"] = a
+                a_previous = a
+            P = activations[f"a{num_layers}"]
+            np.mean((z - P) ** 2)
+            dE_dy = (P - z) * (P * (1 - P))
+            dE_dW, dE_db = {}, {}
+            for l in reversed(range(1, num_layers + 1)):
+                a_previous = activations[f"a{l - 1}"]
+                dE_dW[l] = np.outer(dE_dy, a_previous)
+                dE_db[l] = dE_dy
+                if l > 1:
+                    dE_dy = np.dot(W[l].T, dE_dy) * np.where(linearities[f"y{l - 1}"] > 0, 1, 0)
+            for l in range(1, num_layers + 1):
+                W[l] -= learning_rate * dE_dW[l]
+                b[l] -= learning_rate * dE_db[l]
+    return epoch
+
+
+def torch_epoch(batch):
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    params = [torch.randn(n, m, generator=gen) / m ** 0.5 for m, n in itertools.pairwise(SIZES)]
+    params += [torch.zeros(n, 1) for n in SIZES[1:]]
+    for p in params:
+        p.requires_grad_(True)
+    W1, W2, W3, b1, b2, b3 = params
+
+    def epoch(X, Z):
+        Xt, Zt = torch.from_numpy(np.ascontiguousarray(X.T)), torch.from_numpy(np.ascontiguousarray(Z.T))
+        order = torch.randperm(Xt.shape[0], generator=gen)
+        for start in range(0, len(order), batch):
+            idx = order[start:start + batch]
+            x, z = Xt[idx].T, Zt[idx].T
+            p = torch.sigmoid(W3 @ torch.relu(W2 @ torch.relu(W1 @ x + b1) + b2) + b3)
+            E = ((p - z) ** 2).mean()
+            E.backward()
+            with torch.no_grad():
+                for q in params:
+                    q -= 0.1 * q.grad
+                    q.grad = None
+    return epoch
+
+
+def jax_epoch(batch):
+    import jax
+    import jax.numpy as jnp
+
+    key = jax.random.PRNGKey(0)
+    params = [jax.random.normal(key, (n, m), jnp.float32) / m ** 0.5 for m, n in itertools.pairwise(SIZES)]
+    params += [jnp.zeros((n, 1), jnp.float32) for n in SIZES[1:]]
+
+    def error(ps, x, z):
+        W1, W2, W3, b1, b2, b3 = ps
+        p = jax.nn.sigmoid(W3 @ jax.nn.relu(W2 @ jax.nn.relu(W1 @ x + b1) + b2) + b3)
+        return jnp.mean((p - z) ** 2)
+
+    @jax.jit
+    def step(ps, x, z):
+        grads = jax.grad(error)(ps, x, z)
+        return [q - 0.1 * g for q, g in zip(ps, grads)]
+
+    state = {"params": params}
+    rng = np.random.default_rng(0)
+
+    def epoch(X, Z):
+        XT, ZT = np.ascontiguousarray(X.T), np.ascontiguousarray(Z.T)
+        order = rng.permutation(XT.shape[0])
+        ps = state["params"]
+        for start in range(0, len(order) - batch + 1, batch):
+            idx = order[start:start + batch]
+            ps = step(ps, XT[idx].T, ZT[idx].T)
+        jax.block_until_ready(ps)
+        state["params"] = ps
+    return epoch
+
+
+def gemm_floor(batch, n, dtype, repeats):
+    """Seconds per epoch of the step's 8 matrix products alone (with out=), at the measured NumPy rate."""
+    rng = np.random.default_rng(0)
+    W = [rng.standard_normal((b, a)).astype(dtype) for a, b in itertools.pairwise(SIZES)]
+    S = [np.asfortranarray(rng.standard_normal((m, batch)).astype(dtype)) for m in SIZES]
+    D = [np.asfortranarray(rng.standard_normal((m, batch)).astype(dtype)) for m in SIZES[1:]]
+    G = [np.empty_like(w) for w in W]
+    products = [(W[l], S[l], S[l + 1]) for l in range(3)]
+    products += [(D[l], S[l].T, G[l]) for l in range(3)]
+    products += [(W[l].T, D[l], D[l - 1]) for l in (2, 1)]
+    flops = 2 * sum(a.shape[0] * a.shape[1] * b.shape[1] for a, b, _ in products)
+    steps = n // batch
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(steps):
+            for a, b, out in products:
+                np.matmul(a, b, out=out)
+        times.append(time.perf_counter() - start)
+    seconds = statistics.median(times)
+    return seconds, flops * steps / seconds / 1e9
+
+
+def measure(candidates, X, Z, repeats):
+    times = {name: [] for name in candidates}
+    for name, epoch in candidates.items():  # warm-up (jit compilation, buffers)
+        epoch(X[:, :2048], Z[:, :2048])
+    for _ in range(repeats):
+        for name, epoch in candidates.items():
+            start = time.perf_counter()
+            epoch(X, Z)
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--examples", type=int, default=60000)
+    parser.add_argument("--single", type=int, default=6000, help="examples per epoch of the batch_size=1 runs")
+    parser.add_argument("--output", default="docs/bench_training.md")
+    args = parser.parse_args(argv)
+    from threadpoolctl import threadpool_limits
+
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    try:
+        import jax  # noqa: F401
+        has_jax = True
+    except ImportError:
+        has_jax = False
+    X32, Z32 = data(args.examples, np.float32)
+    m32, m64 = load_emitted("float32"), load_emitted("float64")
+    lines = [f"Run: `python benchmarks/bench_training.py --repeats {args.repeats}` on {time.strftime('%Y-%m-%d')}, "
+             f"NumPy {np.__version__}" + (f", torch {torch.__version__}" if torch else "") + ".", ""]
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads):
+            if torch:
+                torch.set_num_threads(threads)
+            floor, rate = gemm_floor(64, args.examples, np.float32, args.repeats)
+            candidates = {"emitted (symbackprop)": emitted_epoch(m32, 64),
+                          "hand-written NumPy": handwritten_epoch(64, np.float32)}
+            if torch:
+                candidates["PyTorch eager"] = torch_epoch(64)
+            if has_jax:
+                candidates["JAX jit"] = jax_epoch(64)
+            batch = measure(candidates, X32, Z32, args.repeats)
+            singles = {}
+            for dtype, module in (("float64", m64), ("float32", m32)):
+                X, Z = data(args.single, dtype, seed=1)
+                single = {f"emitted, batch_size=1, {dtype}": emitted_epoch(module, 1),
+                          f"book sec. 4.9 loop, {dtype}": book_epoch(dtype)}
+                if torch and dtype == "float32":
+                    single["PyTorch eager, batch 1, float32"] = torch_epoch(1)
+                singles.update({k: args.single / v for k, v in measure(single, X, Z, args.repeats).items()})
+        lines += [f"### {threads} thread{'s' if threads > 1 else ''}", "",
+                  f"Mini-batch 64, float32, {args.examples:,} examples: seconds per epoch (median of {args.repeats})",
+                  "", "| code | s/epoch | vs emitted | vs GEMM floor |", "|---|---|---|---|",
+                  (f"| GEMM floor (8 products/step at {rate:.1f} GFLOP/s) | {floor:.3f} | "
+                  f"{floor / batch['emitted (symbackprop)']:.2f}x | 1.00x |")]
+        for name, seconds in batch.items():
+            lines.append(f"| {name} | {seconds:.3f} | {seconds / batch['emitted (symbackprop)']:.2f}x | "
+                         f"{seconds / floor:.2f}x |")
+        lines += ["", f"One example at a time ({args.single:,} examples per epoch): samples per second", "",
+                  "| code | samples/s |", "|---|---|"]
+        lines += [f"| {name} | {rate:,.0f} |" for name, rate in singles.items()]
+        for dtype in ("float64", "float32"):
+            ratio = singles[f"emitted, batch_size=1, {dtype}"] / singles[f"book sec. 4.9 loop, {dtype}"]
+            lines.append(f"\nemitted / book loop, {dtype}: {ratio:.2f}x")
+        lines.append("")
+        print("\n".join(lines[-30:]), flush=True)
+    Path(args.output).write_text(INTRO + "\n".join(lines) + "\n")
+    print(f"wrote {args.output}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
