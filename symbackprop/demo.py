@@ -348,7 +348,7 @@ def step_xor(demo):
 
 def step_audit(demo):
     """The book audit: a one-screen summary; the full report in Markdown."""
-    from .book import FAILS, CONDITIONAL, _totals, audit, claims, markdown_report
+    from .book import CONDITIONAL, FAILS, _totals, audit, claims, markdown_report
     from .progress import track
 
     demo.heading(6, "Is the book right? The audit, claim by claim")

@@ -20,7 +20,6 @@ leaves either the complete old file, the complete new file, or (after this clean
 >>> print(out.getvalue().strip())
 epochs: 3/3 [##############################] 100%  error 0.1
 """
-import os
 import sys
 import time
 from contextlib import contextmanager
@@ -60,7 +59,7 @@ class TextBar:
     def line(self):
         """The bar as text."""
         frac = min(self.n / self.total, 1.0) if self.total > 0 else 1.0
-        filled = int(round(frac * WIDTH))
+        filled = round(frac * WIDTH)
         text = f"{self.desc}: {self.n}/{self.total} [{'#' * filled}{'.' * (WIDTH - filled)}] {frac:4.0%}"
         return text + (f"  {self.postfix}" if self.postfix else "")
 
@@ -121,7 +120,7 @@ def _temporary_files(folder):
 def no_half_written_files(folder):
     """On any exception in the block (KeyboardInterrupt included), delete temp files it left in ``folder``.
 
-    >>> import tempfile
+    >>> import os, tempfile
     >>> folder = tempfile.mkdtemp()
     >>> try:
     ...     with no_half_written_files(folder):
