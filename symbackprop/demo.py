@@ -392,10 +392,11 @@ def prepare_folder(folder, force=False):
     return folder, True
 
 
-def run_demo(folder=DEFAULT_FOLDER, force=False, stream=None, steps=STEPS):
-    """Run the steps, writing into ``folder``; returns the :class:`Demo` (files written, numbers found)."""
+def run_demo(folder=DEFAULT_FOLDER, force=False, stream=None, steps=None):
+    """Run the steps (default :data:`STEPS`), writing into ``folder``; returns the :class:`Demo`."""
     from .progress import no_half_written_files
 
+    steps = STEPS if steps is None else steps
     folder, created = prepare_folder(folder, force)
     demo = Demo(folder, stream)
     try:
@@ -410,8 +411,8 @@ def run_demo(folder=DEFAULT_FOLDER, force=False, stream=None, steps=STEPS):
     for path, what in demo.written:
         if path.exists():
             demo.say(f"   {path.name:<26} {what}")
-    demo.say(f"\nDone in {time.perf_counter() - demo.started:.1f} s.  Next: open the PDF and the PNGs, run "
-             f"python {folder / 'little_faces_model.py'} --help,\nor the notebook docs/tour.ipynb.")
+    demo.say(f"\nDone in {time.perf_counter() - demo.started:.1f} s.  Next: open the files above, run an emitted module "
+             f"(python FILE.py --help),\nread the notebook docs/tour.ipynb, or see symbackprop --help.")
     return demo
 
 
