@@ -178,6 +178,11 @@ def _into(expr, out):
     if isinstance(expr, (sp.Max, sp.Min)) and len(expr.args) == 2:
         ufunc = "maximum" if isinstance(expr, sp.Max) else "minimum"
         return [f"return numpy.{ufunc}({p(expr.args[0])}, {p(expr.args[1])}, out={out})"]
+    if isinstance(expr, sp.Heaviside) and expr.args[1] in (0, 1):
+        # H(w) with H(0) = 0 is w > 0, with H(0) = 1 it is w >= 0: a comparison written into the float array
+        # out (True -> 1), several times faster than numpy.heaviside and equal to it on every non-NaN number
+        ufunc = "greater" if expr.args[1] == 0 else "greater_equal"
+        return [f"return numpy.{ufunc}({p(expr.args[0])}, 0, out={out})"]
     if isinstance(expr, sp.Heaviside):
         return [f"return numpy.heaviside({p(expr.args[0])}, {p(expr.args[1])}, out={out})"]
     return [f"{out}[...] = {p(expr)}", f"return {out}"]
