@@ -1,26 +1,42 @@
-"""docs/tour.ipynb runs headlessly from top to bottom (nbclient), so the tour cannot rot.
+"""The executable docs: docs/api.md's examples (doctest) and docs/tour.ipynb (run headlessly by nbclient).
 
-Beyond "no cell raised", the outputs are checked for what the tour promises: derivations rendered as
-math (text/latex), pictures (image/png), the verification and audit tables (text/html), and the book's
-results printed by the cells (3.14 learned, both held-out faces right, XOR learned).
+A doc that runs cannot rot.  Beyond "no cell raised", the tour's outputs are checked for what it
+promises: derivations rendered as math (text/latex), pictures (image/png), the verification and audit
+tables (text/html), and the book's results printed by the cells (3.14 learned, both held-out faces
+right, XOR beyond the perceptron rule).  The tour needs the test extras nbclient, nbformat, ipykernel
+and matplotlib; without them its tests are skipped.
 """
+import doctest
+import json
 from pathlib import Path
 
 import pytest
 
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
-pytest.importorskip("ipykernel")
-pytest.importorskip("matplotlib")
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+TOUR = DOCS / "tour.ipynb"
 
-TOUR = Path(__file__).resolve().parent.parent / "docs" / "tour.ipynb"
+
+def test_api_examples_run():
+    # every >>> example of docs/api.md, with its printed output, is what the library does today
+    result = doctest.testfile(str(DOCS / "api.md"), module_relative=False, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 40 and result.failed == 0
+
+
+def test_tour_is_stored_without_outputs():
+    # outputs are produced by running it; a stored copy would go stale silently
+    notebook = json.loads(TOUR.read_text())
+    assert all(not c.get("outputs") for c in notebook["cells"] if c["cell_type"] == "code")
 
 
 @pytest.fixture(scope="module")
 def executed():
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    pytest.importorskip("matplotlib")
     notebook = nbformat.read(TOUR, as_version=4)
     client = nbclient.NotebookClient(notebook, timeout=180, kernel_name="python3",
-                                     resources={"metadata": {"path": str(TOUR.parent)}})
+                                     resources={"metadata": {"path": str(DOCS)}})
     client.execute()
     return notebook
 
@@ -29,12 +45,6 @@ def _outputs(notebook):
     for cell in notebook.cells:
         if cell.cell_type == "code":
             yield from cell.outputs
-
-
-def test_tour_is_stored_without_outputs():
-    # outputs are produced by running it; a stored copy would go stale silently
-    notebook = nbformat.read(TOUR, as_version=4)
-    assert all(not c.get("outputs") for c in notebook.cells if c.cell_type == "code")
 
 
 def test_tour_runs_and_renders_math_pictures_and_tables(executed):
