@@ -35,6 +35,7 @@ import numpy as np
 import sympy as sp
 
 from .errors import SymbackpropError
+from .plots import INSTALL_HINT
 from .resources import data_path
 
 DEFAULT_FOLDER = "symbackprop-demo"
@@ -151,7 +152,9 @@ class Demo:
         try:
             plots.require_matplotlib()
         except SymbackpropError:
-            self.say(f"   (no picture {name}: matplotlib is not installed; {plots.INSTALL_HINT})")
+            if not self.results.get("pictures_skipped"):
+                self.say(f"   (no pictures: matplotlib is not installed; {INSTALL_HINT})")
+            self.results["pictures_skipped"] = self.results.get("pictures_skipped", 0) + 1
             return None
         path = readable(plots.save(draw(), self.path(name, what), force=True))
         self.say(f"   picture: {path}")
@@ -411,6 +414,8 @@ def run_demo(folder=DEFAULT_FOLDER, force=False, stream=None, steps=None):
     for path, what in demo.written:
         if path.exists():
             demo.say(f"   {path.name:<26} {what}")
+    if demo.results.get("pictures_skipped"):
+        demo.say(f"   ({demo.results['pictures_skipped']} pictures skipped: {INSTALL_HINT})")
     demo.say(f"\nDone in {time.perf_counter() - demo.started:.1f} s.  Next: open the files above, run an emitted module "
              f"(python FILE.py --help),\nread the notebook docs/tour.ipynb, or see symbackprop --help.")
     return demo

@@ -7,6 +7,7 @@ decoded by Pillow, XOR from the emitted module's own predictions.
 import io
 import os
 import stat
+import sys
 
 import numpy as np
 import pytest
@@ -236,3 +237,13 @@ def test_cleanup_removes_only_new_temporary_files(tmp_path):
         raise RuntimeError
     assert sorted(p.name for p in tmp_path.iterdir()) == [".old.tmp", "done.txt"]
 
+
+
+def test_without_matplotlib_the_demo_says_once_how_to_get_pictures(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    out = io.StringIO()
+    demo_module.run_demo(tmp_path / "out", stream=out, steps=(demo_module.step_games, demo_module.step_faces))
+    text = out.getvalue()
+    assert text.count("matplotlib is not installed") == 1 and "3 pictures skipped" in text
+    assert not list((tmp_path / "out").glob("*.png"))
+    assert (tmp_path / "out" / "little_faces_cost.txt").exists()  # the numbers are still written
