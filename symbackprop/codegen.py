@@ -40,6 +40,9 @@ from .simplify import N, output_delta, tidy
 
 SCALE = sp.Symbol("scale", real=True)  # 1/(n_L beta) for the gradient; -lr/(n_L beta) for an SGD step
 DTYPES = ("float64", "float32")
+# one example at a time, applying delta s^T to W costs two passes over W (outer product, then add) against
+# one for W s: layers with at least this many weights keep their updates pending and apply them in a batch
+DEFER_WEIGHTS = 2 ** 14
 
 # -- stable rewrites: data (a pattern and what replaces it) plus one rule ---------------------
 _w = sp.Wild("w")
@@ -212,6 +215,11 @@ class LayerCode:
     def elementwise(self):
         return self.softmax_scale is None
 
+    @property
+    def deferred(self):
+        """Whether batch_size=1 training keeps this layer's rank-1 updates pending (see DEFER_WEIGHTS)."""
+        return self.n * self.m >= DEFER_WEIGHTS
+
 
 def _identifier(label):
     name = re.sub(r"[^A-Za-z0-9]+", "_", label).strip("_")
@@ -346,6 +354,7 @@ def module_context(spec, dtype="float64"):
         "clip_low": 0 in singular,  # keep a >= the smallest positive float
         "clip_high": 1 in singular,  # keep a <= the largest float below 1
         "batch": spec.batch or 32,
+        "deferred_weights": DEFER_WEIGHTS,
     }
 
 

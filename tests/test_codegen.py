@@ -324,3 +324,27 @@ def test_cli_perceptron_rule(tmp_path):
                      "-o", str(out)]) == 0
     assert "W <- W + lr (z - a) x^T" in out.read_text()
     assert subprocess.run([sys.executable, "-c", f"import runpy; runpy.run_path({str(out)!r})"], check=False).returncode == 0
+
+
+@pytest.mark.parametrize("layers,acts,cost", [("130,128,130,2", "tanh,softmax,sigmoid", "bce"),
+                                              ("3,4,2", "relu,softmax", "cross_entropy")])
+def test_one_example_at_a_time_is_sgd_with_the_proven_gradients(layers, acts, cost):
+    # section 4.9: train(batch_size=1) == for each example, W <- W - lr dE/dW with dE/dW from gradients()
+    # (proven above against the engine and finite differences), and its history == the mean of the errors
+    # before each step (eq. 86).  130-128-130-2 has layers of >= DEFER_WEIGHTS weights, whose updates the
+    # emitted loop keeps pending (17 examples > K = 16 pending, so they are applied mid-epoch and at its end).
+    spec = NetworkSpec.from_options(layers, acts, cost)
+    model = load(emit(spec))
+    rng = np.random.default_rng(11)
+    X, Z = random_batch(rng, spec, beta=17)
+    fast, slow = model.init_params(seed=5, scale=0.3), model.init_params(seed=5, scale=0.3)
+    history = model.train(fast, X, Z, epochs=2, lr=0.2, batch_size=1, shuffle=False)
+    for epoch in range(2):
+        errors = []
+        for c in range(X.shape[1]):
+            x, z = X[:, c:c + 1], Z[:, c:c + 1]
+            errors.append(model.loss(slow, x, z))
+            model.sgd_step(slow, model.gradients(slow, x, z), 0.2)
+        assert abs(history[epoch] - np.mean(errors)) < 1e-10 * abs(np.mean(errors))
+    for key in slow:
+        assert relative(fast[key], slow[key]) < 1e-10, key
