@@ -19,6 +19,7 @@ Piecewise((1, y > 0), (0, True))
 Piecewise((y, y > 0), (y/10, True))
 """
 from dataclasses import dataclass, field
+import re
 from fractions import Fraction
 from functools import cached_property
 
@@ -37,6 +38,9 @@ def number(value, what):
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float, str, Fraction)):
         raise SpecError(f"{what} must be a number, got {value!r}")
+    if isinstance(value, str) and not re.fullmatch(r"\s*[-+]?(\d{1,30}(\.\d{0,30})?|\.\d{1,30})([eE][-+]?\d{1,3})?\s*",
+                                                   value):
+        raise SpecError(f"{what} must be a number (at most 30 digits, exponent at most 999), got {value!r}")
     try:
         frac = Fraction(str(value).strip()) if not isinstance(value, Fraction) else value
     except (ValueError, ZeroDivisionError):

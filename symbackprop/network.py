@@ -27,7 +27,7 @@ import sympy as sp
 from .errors import SizeError
 
 #: Above this many terms in the composed forward expressions, explicit expansion is refused.
-EXPLICIT_TERM_LIMIT = 200_000
+EXPLICIT_TERM_LIMIT = 20_000
 
 
 @lru_cache(maxsize=None)

@@ -1,0 +1,136 @@
+"""(a) direct = (b) chain = (c) outer, for every activation/cost pair, and a check that can fail."""
+import random
+
+import mpmath
+import pytest
+import sympy as sp
+
+from symbackprop import verify as V
+from symbackprop.activations import KNOWN
+from symbackprop.costs import KNOWN as COSTS
+from symbackprop.errors import SpecError, SymbackpropError
+from symbackprop.jacobians import derive
+from symbackprop.spec import NetworkSpec
+
+OUTPUTS = ["identity", "sigmoid", "tanh", "relu", "leaky_relu(0.1)", "elu(0.5)", "softplus", "softmax(T=2)", "step"]
+
+
+def _pairs():
+    for out in OUTPUTS:
+        for cost in COSTS:
+            try:
+                NetworkSpec.from_options("2,3,2", f"tanh,{out}", cost)
+            except SpecError:
+                continue
+            yield out, cost
+
+
+@pytest.mark.parametrize("out, cost", list(_pairs()))
+def test_every_pair_verifies_at_high_precision(out, cost):
+    # three forms of dE/dW^l and dE/db^l agree to 30+ digits at a random point, for every pair
+    spec = NetworkSpec.from_options("3,4,2", f"sigmoid,{out}", cost)
+    report = V.verify(derive(spec), method="high-precision", seed=3)
+    assert report.passed, report.table()
+    hp = [c for c in report.checks if c.method == "high-precision"]
+    assert len(hp) == 8 and all(c.max_discrepancy < 1e-30 for c in hp)
+
+
+@pytest.mark.parametrize("acts, cost, batch", [
+    ("sigmoid,sigmoid", "mse", None),
+    ("relu,softmax", "cross_entropy", None),
+    ("elu(0.5),tanh", "mae", 2),
+    ("leaky_relu(0.2),identity", "mse", 2),
+])
+def test_exact_proofs_at_small_sizes(acts, cost, batch):
+    # the differences (a)-(c) and (b)-(c) reduce to exactly zero, batch forms (eq. 87-90) included
+    spec = NetworkSpec.from_options("2,3,2" if batch else "3,2,2", acts, cost, batch)
+    report = V.verify(derive(spec), method="exact")
+    exact = [c for c in report.checks if c.method == "exact"]
+    assert report.passed and exact and all(c.max_discrepancy == 0 for c in exact)
+    if batch:
+        assert any("(batch)" in c.quantity for c in exact)
+
+
+def test_random_architectures_against_an_independent_numpy_backprop():
+    # the engine's (c) at float64 equals a plain hand-coded NumPy backprop of tanh/sigmoid/mse nets
+    import numpy as np
+
+    rng = random.Random(7)
+    for _ in range(5):
+        sizes = [rng.randint(1, 5) for _ in range(rng.randint(2, 5))]
+        L = len(sizes) - 1
+        spec = NetworkSpec.from_options(",".join(map(str, sizes)), ",".join(["tanh"] * (L - 1) + ["sigmoid"]), "mse")
+        numeric = V.NumericNetwork(derive(spec).network, "numpy")
+        params, x, z = V.random_point(numeric.net, 11, float)
+        params = {l: (np.array(W), np.array(b)) for l, (W, b) in params.items()}
+        x, z = np.array(x), np.array(z)
+        grads = V._Float64(numeric, params, x, z).outer()
+        # independent: a^l = tanh / sigmoid, delta^L = 2(a - z)/n * a(1 - a)
+        acts = [x]
+        for l in range(1, L + 1):
+            y = params[l][0] @ acts[-1] + params[l][1]
+            acts.append(np.tanh(y) if l < L else 1 / (1 + np.exp(-y)))
+        a = acts[-1]
+        delta = 2 * (a - z) / len(a) * a * (1 - a)
+        for l in range(L, 0, -1):
+            assert np.allclose(grads[l][0], np.outer(delta, acts[l - 1]), rtol=1e-12, atol=1e-14)
+            delta = (params[l][0].T @ delta) * (1 - acts[l - 1] ** 2)
+
+
+def test_a_wrong_gradient_is_caught():
+    # break the recursion (drop the transpose): the high-precision comparison must fail
+    spec = NetworkSpec.from_options("3,4,2", "tanh,sigmoid", "mse")
+    numeric = V.NumericNetwork(derive(spec).network, "mpmath")
+    with mpmath.workdps(50):
+        params, x, z = V.random_point(numeric.net, 0, mpmath.mpf)
+        fwd = numeric.forward(params, x)
+        good = numeric.outer(params, x, z, fwd)
+        wrong_W1 = [[2 * v for v in row] for row in good[1][0]]
+        disc, _ = V._direct_vs_outer(numeric, params, numeric.forward(params, x), z, 1, "W", wrong_W1, 0, 50)
+        right, _ = V._direct_vs_outer(numeric, params, numeric.forward(params, x), z, 1, "W", good[1][0], 0, 50)
+    assert disc > 1e-3 and right < 1e-30
+
+
+def test_exact_reduction_refuses_false_identities():
+    # sign(u) vs sign(-u), exp(2u) vs exp(u)^2, relu' vs 1: only the true ones reduce to 0
+    u, v = sp.symbols("u v", real=True)
+    assert V._reduces_to_zero(sp.sign(u) + sp.sign(-u), {})
+    assert V._reduces_to_zero(sp.exp(2 * u) - sp.exp(u) ** 2, {})
+    assert not V._reduces_to_zero(sp.sign(u) - sp.sign(-u), {})
+    assert not V._reduces_to_zero(sp.Piecewise((1, u > 0), (0, True)) - 1, {})
+    assert not V._reduces_to_zero(sp.tanh(u + v) - sp.tanh(u) - sp.tanh(v), {})
+
+
+def test_book_network_verifies_and_report_is_structured():
+    report = V.verify(derive(NetworkSpec.from_options("784,128,64,10", "relu,relu,sigmoid", "mse")))
+    data = report.to_dict()
+    assert data["passed"] and {c["layer"] for c in data["checks"]} == {1, 2, 3}
+    assert {c["method"] for c in data["checks"]} == {"high-precision", "float64"}
+    first = [c for c in data["checks"] if c["layer"] == 1 and c["forms"] == "(b) chain = (c) outer"]
+    assert first[0]["entries"] == 128 * 784
+
+
+def test_deep_network_verifies():
+    # 32 layers: no recursion limit, every layer checked
+    spec = NetworkSpec.from_options(",".join(["3"] * 33), ",".join(["tanh"] * 31 + ["sigmoid"]), "mse")
+    report = V.verify(derive(spec))
+    assert report.passed and {c.layer for c in report.checks} == set(range(1, 33))
+
+
+def test_auto_falls_back_when_the_proof_is_slow():
+    spec = NetworkSpec.from_options("2,3,2", "leaky_relu(0.2),sigmoid", "bce", 2)
+    report = V.verify(derive(spec), exact_seconds=0.5)
+    assert report.passed and "verified at 50 digits instead" in report.notes[0]
+    assert "high-precision" in {c.method for c in report.checks}
+
+
+def test_method_and_digits_errors():
+    d = derive(NetworkSpec.from_options("784,128,64,10", "relu,relu,sigmoid", "mse"))
+    with pytest.raises(SymbackpropError, match="exact verification is for networks of at most"):
+        V.verify(d, method="exact")
+    with pytest.raises(SymbackpropError, match="at least 30 digits"):
+        V.verify(d, digits=10)
+
+
+def test_every_activation_is_covered():
+    assert {o.split("(")[0] for o in OUTPUTS} == set(KNOWN)
