@@ -1,2 +1,20 @@
-"""symbackprop: backpropagation derived symbolically, as "When Equations Learn" writes it."""
+"""symbackprop: backpropagation derived symbolically, as "When Equations Learn" writes it.
+
+The main objects::
+
+    NetworkSpec  ->  Network  ->  Derivation  ->  verify() | LaTeX | NumPy code
+
+>>> from symbackprop import NetworkSpec, derive
+>>> d = derive(NetworkSpec.from_options("2,1", "sigmoid", "bce"))
+>>> d[1].delta[0]
+((1 - z1)/(1 - a1_1) - z1/a1_1)*exp(-y1_1)/(1 + exp(-y1_1))**2
+"""
 __version__ = "0.1.0"
+
+from .jacobians import ColumnOfMatrices, Derivation, LayerDerivation, derive  # noqa: E402
+from .network import Network  # noqa: E402
+from .spec import NetworkSpec  # noqa: E402
+from .verify import VerificationReport, verify  # noqa: E402
+
+__all__ = ["NetworkSpec", "Network", "Derivation", "LayerDerivation", "ColumnOfMatrices", "derive", "verify",
+           "VerificationReport"]
