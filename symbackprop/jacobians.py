@@ -137,7 +137,8 @@ class LayerDerivation:
     def da_dy_diagonal(self):
         """a'(y_i), i = 1..n: the diagonal of da/dy (element-wise activations only)."""
         d = self.activation.derivative
-        return [d.xreplace({_Y: yi}) for yi in self.y]
+        with sp.evaluate(False):  # a renaming y -> y^l_i of a derived formula: nothing to re-evaluate
+            return [d.xreplace({_Y: yi}) for yi in self.y]
 
     @cached_property
     def da_dy(self):
