@@ -10,6 +10,7 @@ Exit status: 0 success (for ``verify``: every identity holds), 1 a check failed,
 import argparse
 import importlib
 import json
+import os
 import sys
 
 from .errors import SymbackpropError
@@ -21,13 +22,13 @@ PLUGINS = ("symbackprop.latex", "symbackprop.codegen", "symbackprop.book", "symb
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         self.print_usage(sys.stderr)
-        raise SystemExit(f"symbackprop: error: {message}")
+        self.exit(2, f"symbackprop: error: {message}\n")
 
 
 def add_spec_arguments(parser, required=True):
     """SPEC file or --layers/--activations/--loss, shared by every command that takes a network."""
     group = parser.add_argument_group("network (a spec file, or the three options)")
-    group.add_argument("spec", nargs="?", help="TOML spec file (see docs/spec.md)")
+    group.add_argument("spec", nargs="?", help="TOML spec file (see README.md, 'Commands')")
     group.add_argument("--layers", help="sizes including the input, e.g. 784,128,64,10")
     group.add_argument("--activations", help="one per layer, e.g. relu,relu,sigmoid or leaky_relu(0.1)")
     group.add_argument("--loss", "--cost", dest="loss", help="mse, mae, cross_entropy or bce")
@@ -151,6 +152,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("symbackprop: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `symbackprop derive ... | head`: the reader left, so stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

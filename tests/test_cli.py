@@ -53,3 +53,18 @@ def test_bad_input_is_one_clear_line(argv, message, capsys):
 def test_prove_depth_one(capsys):
     assert main(["prove", "--depths", "1"]) == 0
     assert "proved for every size" in capsys.readouterr().out
+
+
+def test_usage_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["verify", "--method", "magic"])
+    assert exit_info.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
+def test_broken_pipe_is_quiet():
+    import subprocess
+    import sys
+
+    cmd = f"{sys.executable} -m symbackprop derive --layers 3,4,2 --activations tanh,sigmoid --loss mse -v | head -1"
+    done = subprocess.run(cmd, shell=True, capture_output=True, text=True)
+    assert done.stdout.startswith("network 3-4-2") and "Traceback" not in done.stderr
