@@ -196,16 +196,16 @@ def jax_epoch(batch):
 def gemm_floor(batch, n, dtype, repeats):
     """Seconds per epoch of the step's 8 matrix products alone (with out=), at the measured NumPy rate.
 
-    Each product is timed in both memory layouts of its (n_l, beta) operands (row order "C" and column
-    order "F"; the batch itself is always a block of example rows) and the faster layout counts, so the
-    floor is the best NumPy can do for these shapes, whatever layout a candidate picks.
+    Each product is timed with its operands in every memory layout (W^l and the (n_l, beta) arrays each
+    in row order "C" or column order "F"; the batch is always a block of example rows) and its fastest
+    layout counts, so the floor is the best NumPy does for these shapes whatever layout a candidate picks.
     """
     rng = np.random.default_rng(0)
-    W = [rng.standard_normal((b, a)).astype(dtype) for a, b in itertools.pairwise(SIZES)]
-    G = [np.empty_like(w) for w in W]
     X = rng.standard_normal((batch, SIZES[0])).astype(dtype).T
     best = None
-    for order in "CF":
+    for w_order, order in itertools.product("CF", repeat=2):
+        W = [np.array(rng.standard_normal((b, a)), dtype, order=w_order) for a, b in itertools.pairwise(SIZES)]
+        G = [np.empty_like(w) for w in W]
         S = [X] + [np.array(rng.standard_normal((m, batch)), dtype, order=order) for m in SIZES[1:]]
         D = [np.array(rng.standard_normal((m, batch)), dtype, order=order) for m in SIZES[1:]]
         products = [(W[l], S[l], S[l + 1]) for l in range(3)]
@@ -213,7 +213,7 @@ def gemm_floor(batch, n, dtype, repeats):
         products += [(W[l].T, D[l], D[l - 1]) for l in (2, 1)]
         flops = 2 * sum(a.shape[0] * a.shape[1] * b.shape[1] for a, b, _ in products)
         seconds = []
-        for a, b, out in products:  # the median of blocks of 100 products, per product
+        for a, b, out in products:  # per product, the median over repeats of blocks of 100
             times = []
             for _ in range(repeats):
                 start = time.perf_counter()
@@ -222,8 +222,8 @@ def gemm_floor(batch, n, dtype, repeats):
                 times.append((time.perf_counter() - start) / 100)
             seconds.append(statistics.median(times))
         best = [min(pair) for pair in zip(best, seconds)] if best else seconds
-    steps = n / batch
-    return sum(best) * steps, flops * steps / (sum(best) * steps) / 1e9
+    epoch = sum(best) * n / batch
+    return epoch, flops * (n / batch) / epoch / 1e9
 
 
 def measure(candidates, X, Z, repeats):
