@@ -630,13 +630,10 @@ for _id, _name, _term, _deriv, _latex, _correct, _counter in COST_ROWS:
 
 # -- chapter 3: the listing and the little faces ------------------------------------------------
 def _little_faces():
-    from PIL import Image
-
-    from .resources import data_path
+    from .images import little_face
 
     def load(name):  # the listing's download_and_prepare_image, reading the shipped copy instead of the URL
-        img = Image.open(data_path("little_faces", f"{name}.png")).convert("L")
-        return np.where(np.array(img) / 255.0 > 0.7, 1, 0).flatten()
+        return little_face(name).astype(int)
     train = np.array([load(n) for n in ("gross1", "gross2", "gross3", "thin1", "thin2", "thin3")])
     return train, np.array([0, 0, 0, 1, 1, 1]), {n: load(n) for n in ("thin4", "gross4", "thin5")}
 

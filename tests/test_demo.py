@@ -17,6 +17,7 @@ from symbackprop.book import claims
 from symbackprop.cli import main
 from symbackprop.jacobians import derive
 from symbackprop.progress import TextBar, bar, no_half_written_files, track
+from symbackprop import images
 from symbackprop.resources import data_path
 from symbackprop.spec import NetworkSpec
 
@@ -86,7 +87,7 @@ def test_png_decoder_agrees_with_pillow():
     Image = pytest.importorskip("PIL.Image")
     for name in FACES:
         path = data_path("little_faces", f"{name}.png")
-        ours = demo_module.read_png(path) * 255
+        ours = images.read_png(path) * 255
         pil = np.asarray(Image.open(path).convert("L"), dtype=float)  # the book's listing's conversion
         assert ours.shape == pil.shape == (20, 20)
         assert np.abs(ours - pil).max() <= 0.5 + 1e-9  # PIL rounds the same weighted sum to an integer
@@ -97,7 +98,7 @@ def test_read_png_refuses_what_is_not_a_png(tmp_path):
     path = tmp_path / "x.png"
     path.write_bytes(b"GIF89a....")
     with pytest.raises(demo_module.SymbackpropError, match="not a PNG"):
-        demo_module.read_png(path)
+        images.read_png(path)
 
 
 def test_held_out_faces_classified_as_the_book_does(run):

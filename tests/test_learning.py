@@ -3,57 +3,14 @@
 Each test trains an emitted module and checks held-out answers, so a wrong gradient, a wrong sign in the
 update (eq. 20-21) or a broken batch mean (eq. 86-88) shows up as a failure to learn.
 """
-import struct
-import zlib
 
 import numpy as np
 import pytest
 from test_codegen import load
 
 from symbackprop.codegen import emit, emit_perceptron
-from symbackprop.resources import data_path
+from symbackprop.images import little_face
 from symbackprop.spec import NetworkSpec
-
-
-def read_png(path):
-    """Grey levels in [0, 1] of an 8-bit PNG (grey, RGB or RGBA), decoded with zlib: no imaging library."""
-    data = path.read_bytes()
-    width, height, depth, colour = struct.unpack(">IIBB", data[16:26])
-    channels = {0: 1, 2: 3, 4: 2, 6: 4}[colour]
-    assert depth == 8
-    chunks, pos = b"", 8
-    while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        if kind == b"IDAT":
-            chunks += data[pos + 8:pos + 8 + length]
-        pos += 12 + length
-    raw, stride = zlib.decompress(chunks), width * channels
-    rows, previous = [], bytearray(stride)
-    for r in range(height):
-        kind, line = raw[r * (stride + 1)], bytearray(raw[r * (stride + 1) + 1:(r + 1) * (stride + 1)])
-        for i in range(stride):  # undo the PNG filters (None, Sub, Up, Average, Paeth)
-            left = line[i - channels] if i >= channels else 0
-            up, corner = previous[i], previous[i - channels] if i >= channels else 0
-            if kind == 1:
-                line[i] = (line[i] + left) & 255
-            elif kind == 2:
-                line[i] = (line[i] + up) & 255
-            elif kind == 3:
-                line[i] = (line[i] + (left + up) // 2) & 255
-            elif kind == 4:
-                p = left + up - corner
-                best = min((abs(p - left), 0, left), (abs(p - up), 1, up), (abs(p - corner), 2, corner))[2]
-                line[i] = (line[i] + best) & 255
-        rows.append(line)
-        previous = line
-    pixels = np.array(rows, dtype=float).reshape(height, width, channels)
-    grey = pixels[..., 0] if channels < 3 else pixels[..., :3] @ [0.299, 0.587, 0.114]  # PIL's "L"
-    return grey / 255
-
-
-def little_face(name):
-    """The book's preparation: grey / 255, then 1 where above 0.7, flattened to 400 values."""
-    return (read_png(data_path("little_faces", f"{name}.png")) > 0.7).astype(float).ravel()
 
 
 def test_little_faces_held_out_faces_are_classified():
