@@ -1399,7 +1399,9 @@ PRINTED = (
      lambda: _softmax_values([2.0, 1.0, 0.1]), [0.659, 0.242, 0.099], 3),
     ("tut.softmax_T0.1", "tutorial, Softmax temperature exercise",
      "T = 0.1: 'almost one-hot [0.99, 0.01, 0.00]' for logits [2.0, 1.0, 0.5]",
-     lambda: _softmax_values([2.0, 1.0, 0.5], T="0.1"), [0.99, 0.01, 0.00], 2),
+     lambda: _softmax_values([2.0, 1.0, 0.5], T="0.1"), [0.99, 0.01, 0.00], 2,
+     ("the comment is read as an illustration of 'almost one-hot' (the first probability is at least 0.99 "
+      "and the others are near 0), not as the printed output", lambda v: v[0] >= 0.99 and max(v[1:]) < 0.01)),
     ("tut.softmax_T5", "tutorial, Softmax temperature exercise",
      "T = 5.0: 'more uniform [0.39, 0.33, 0.28]' for logits [2.0, 1.0, 0.5]",
      lambda: _softmax_values([2.0, 1.0, 0.5], T=5), [0.39, 0.33, 0.28], 2),
@@ -1424,7 +1426,9 @@ def _chain_exercise():
     return [float((x * w + b).subs(at)), float(y.subs(at)), float(sp.diff(y, w).subs(at)), float(sp.diff(y, b).subs(at))]
 
 
-def _printed_check(compute, printed, decimals):
+def _printed_check(compute, printed, decimals, illustration=None):
+    """Printed numbers against the computation; ``illustration`` = (reading, test) for a comment that
+    is plausibly a rough illustration: if the test holds, the verdict is 'holds under that reading'."""
     def check():
         values = compute()
         rounded = [round(v, decimals) for v in values]
@@ -1434,14 +1438,19 @@ def _printed_check(compute, printed, decimals):
         if not wrong:
             return Finding(HOLDS, "the printed values are the computed ones", evidence)
         i, p, r = wrong[0]
+        if illustration and illustration[1](values):
+            return Finding(CONDITIONAL, f"entry {i + 1} reads {p} but computes to {r}; right as an illustration",
+                           evidence, correct=f"the listing prints {rounded} (to {decimals} decimals)",
+                           condition=illustration[0], ambiguity="approximate comment or printed output")
         return Finding(FAILS, f"entry {i + 1} is printed {p} but computes to {r}", evidence,
                        correct=f"the values are {rounded} (to {decimals} decimals)",
                        counterexample=f"entry {i + 1}: {values[i]:.6g}, i.e. {r}, not {p}")
     return check
 
 
-for _id, _loc, _text, _compute, _printed, _decimals in PRINTED:
-    CLAIMS.append(Claim(_id, _loc, tex_escape(_text), False, _printed_check(_compute, _printed, _decimals)))
+for _id, _loc, _text, _compute, _printed, _decimals, *_illustration in PRINTED:
+    CLAIMS.append(Claim(_id, _loc, tex_escape(_text), False,
+                        _printed_check(_compute, _printed, _decimals, *_illustration)))
 
 
 @claim("tut.step_practice", "tutorial, Neurons and Perceptrons practice",
