@@ -10,6 +10,7 @@ Threads are pinned with threadpoolctl (NumPy's BLAS) and torch.set_num_threads.
 import argparse
 import importlib.util
 import itertools
+import os
 import statistics
 import sys
 import tempfile
@@ -39,6 +40,7 @@ users: 2-thread timings in particular swing under contention, so compare ratios 
 * **book sec. 4.9 loop**: the book's one-example-at-a-time listing, as printed (dicts, np.outer).
 
 """
+BEGIN, END = "<!-- tables written by benchmarks/bench_training.py -->", "<!-- end of the tables -->"
 SPEC = NetworkSpec.from_options("784,128,64,10", "relu,relu,sigmoid", "mse")
 
 
@@ -193,37 +195,41 @@ def jax_epoch(batch):
     return epoch
 
 
-def gemm_floor(batch, n, dtype, repeats):
-    """Seconds per epoch of the step's 8 matrix products alone (with out=), at the measured NumPy rate.
+def floor_epoch(batch, dtype, repeats):
+    """The GEMM floor as a candidate: an epoch of only the step's 8 matrix products (with out=).
 
-    Each product is timed with its operands in every memory layout (W^l and the (n_l, beta) arrays each
-    in row order "C" or column order "F"; the batch is always a block of example rows) and its fastest
-    layout counts, so the floor is the best NumPy does for these shapes whatever layout a candidate picks.
+    Each product runs in its fastest memory layout, picked by timing it with W^l and the (n_l, beta)
+    arrays each in row order "C" or column order "F" (the batch is always a block of example rows), so
+    the floor is the best NumPy does for these shapes whatever layout a candidate uses.  Returns the
+    epoch function and the floating-point operations of one step.
     """
     rng = np.random.default_rng(0)
     X = rng.standard_normal((batch, SIZES[0])).astype(dtype).T
-    best = None
+    fastest = [(float("inf"), None)] * 8
     for w_order, order in itertools.product("CF", repeat=2):
         W = [np.array(rng.standard_normal((b, a)), dtype, order=w_order) for a, b in itertools.pairwise(SIZES)]
         G = [np.empty_like(w) for w in W]
         S = [X] + [np.array(rng.standard_normal((m, batch)), dtype, order=order) for m in SIZES[1:]]
         D = [np.array(rng.standard_normal((m, batch)), dtype, order=order) for m in SIZES[1:]]
-        products = [(W[l], S[l], S[l + 1]) for l in range(3)]
-        products += [(D[l], S[l].T, G[l]) for l in range(3)]
-        products += [(W[l].T, D[l], D[l - 1]) for l in (2, 1)]
-        flops = 2 * sum(a.shape[0] * a.shape[1] * b.shape[1] for a, b, _ in products)
-        seconds = []
-        for a, b, out in products:  # per product, the median over repeats of blocks of 100
+        products = [(W[l], S[l], S[l + 1]) for l in range(3)]  # forward W^l S^(l-1)
+        products += [(D[l], S[l].T, G[l]) for l in range(3)]  # Delta^l (S^(l-1))^T
+        products += [(W[l].T, D[l], D[l - 1]) for l in (2, 1)]  # (W^l)^T Delta^l
+        for k, (a, b, out) in enumerate(products):
             times = []
             for _ in range(repeats):
                 start = time.perf_counter()
-                for _ in range(100):
+                for _ in range(50):
                     np.matmul(a, b, out=out)
-                times.append((time.perf_counter() - start) / 100)
-            seconds.append(statistics.median(times))
-        best = [min(pair) for pair in zip(best, seconds)] if best else seconds
-    epoch = sum(best) * n / batch
-    return epoch, flops * (n / batch) / epoch / 1e9
+                times.append(time.perf_counter() - start)
+            fastest[k] = min(fastest[k], (statistics.median(times), (a, b, out)), key=lambda pair: pair[0])
+    chosen = [product for _, product in fastest]
+    flops = 2 * sum(a.shape[0] * a.shape[1] * b.shape[1] for a, b, _ in chosen)
+
+    def epoch(X, Z):
+        for _ in range(X.shape[1] // batch):  # full batches only: a floor slightly below the true one
+            for a, b, out in chosen:
+                np.matmul(a, b, out=out)
+    return epoch, flops
 
 
 def measure(candidates, X, Z, repeats):
@@ -252,24 +258,30 @@ def main(argv=None):
     except ImportError:
         torch = None
     try:
-        import jax  # noqa: F401
-        has_jax = True
+        import jax
+        jax.devices()  # start XLA's CPU client (and its thread pool) before any pinning below
     except ImportError:
-        has_jax = False
+        jax = None
+    cpus = sorted(os.sched_getaffinity(0))
     X32, Z32 = data(args.examples, np.float32)
     m32, m64 = load_emitted("float32"), load_emitted("float64")
-    lines = [f"Run: `python benchmarks/bench_training.py --repeats {args.repeats}` on {time.strftime('%Y-%m-%d')}, "
-             f"NumPy {np.__version__}" + (f", torch {torch.__version__}" if torch else "") + ".", ""]
+    lines = [f"Run: `python benchmarks/bench_training.py --repeats {args.repeats}` on {time.strftime('%Y-%m-%d %H:%M')}, "
+             f"NumPy {np.__version__}" + (f", torch {torch.__version__}" if torch else "")
+             + (f", JAX {jax.__version__}" if jax else "") + f"; load average at the start "
+             f"{os.getloadavg()[0]:.2f} (1 min).", ""]
     for threads in (1, 2):
+        # BLAS and torch get `threads` threads; the process is also bound to that many cores, which is what
+        # pins JAX (XLA sizes its pool once) and keeps every candidate on the same share of the machine
+        os.sched_setaffinity(0, cpus[:threads])
         with threadpool_limits(limits=threads):
             if torch:
                 torch.set_num_threads(threads)
-            floor, rate = gemm_floor(64, args.examples, np.float32, args.repeats)
-            candidates = {"emitted (symbackprop)": emitted_epoch(m32, 64),
+            floor, flops = floor_epoch(64, np.float32, args.repeats)
+            candidates = {"GEMM floor": floor, "emitted (symbackprop)": emitted_epoch(m32, 64),
                           "hand-written NumPy": handwritten_epoch(64, np.float32)}
             if torch:
                 candidates["PyTorch eager"] = torch_epoch(64)
-            if has_jax:
+            if jax:
                 candidates["JAX jit"] = jax_epoch(64)
             batch = measure(candidates, X32, Z32, args.repeats)
             singles = {}
@@ -280,14 +292,14 @@ def main(argv=None):
                 if torch and dtype == "float32":
                     single["PyTorch eager, batch 1, float32"] = torch_epoch(1)
                 singles.update({k: args.single / v for k, v in measure(single, X, Z, args.repeats).items()})
-        lines += [f"### {threads} thread{'s' if threads > 1 else ''}", "",
-                  f"Mini-batch 64, float32, {args.examples:,} examples: seconds per epoch (median of {args.repeats})",
-                  "", "| code | s/epoch | vs emitted | vs GEMM floor |", "|---|---|---|---|",
-                  (f"| GEMM floor (8 products/step at {rate:.1f} GFLOP/s) | {floor:.3f} | "
-                  f"{floor / batch['emitted (symbackprop)']:.2f}x | 1.00x |")]
+        rate = flops * (args.examples // 64) / batch["GEMM floor"] / 1e9
+        emitted = batch["emitted (symbackprop)"]
+        lines += [f"### {threads} thread{'s' if threads > 1 else ''} (load average after: {os.getloadavg()[0]:.2f})",
+                  "", (f"Mini-batch 64, float32, {args.examples:,} examples: seconds per epoch (median of "
+                       f"{args.repeats}, round-robin); the floor runs the 8 products at {rate:.1f} GFLOP/s"), "",
+                  "| code | s/epoch | vs emitted | vs GEMM floor |", "|---|---|---|---|"]
         for name, seconds in batch.items():
-            lines.append(f"| {name} | {seconds:.3f} | {seconds / batch['emitted (symbackprop)']:.2f}x | "
-                         f"{seconds / floor:.2f}x |")
+            lines.append(f"| {name} | {seconds:.3f} | {seconds / emitted:.2f}x | {seconds / batch['GEMM floor']:.2f}x |")
         lines += ["", f"One example at a time ({args.single:,} examples per epoch): samples per second", "",
                   "| code | samples/s |", "|---|---|"]
         lines += [f"| {name} | {rate:,.0f} |" for name, rate in singles.items()]
@@ -296,8 +308,19 @@ def main(argv=None):
             lines.append(f"\nemitted / book loop, {dtype}: {ratio:.2f}x")
         lines.append("")
         print("\n".join(lines[-30:]), flush=True)
-    Path(args.output).write_text(INTRO + "\n".join(lines) + "\n")
+    os.sched_setaffinity(0, cpus)
+    write_tables(Path(args.output), "\n".join(lines))
     print(f"wrote {args.output}", file=sys.stderr)
+
+
+def write_tables(path, tables):
+    """Put the tables between the GENERATED markers of ``path``, keeping the hand-written text around them."""
+    text = path.read_text() if path.exists() else INTRO + f"{BEGIN}\n{END}\n"
+    if BEGIN not in text or END not in text:
+        text = INTRO + f"{BEGIN}\n{END}\n"
+    head, rest = text.split(BEGIN, 1)
+    tail = rest.split(END, 1)[1]
+    path.write_text(f"{head}{BEGIN}\n{tables}\n{END}{tail}")
 
 
 if __name__ == "__main__":
