@@ -44,7 +44,7 @@ print(json.dumps(out))
 
 BOOK = ("784,128,64,10", "relu,relu,sigmoid", "mse")
 DEEP = (",".join(["8"] * 33), ",".join(["tanh"] * 31 + ["sigmoid"]), "mse")
-SCALING = [("2,3,2", "relu,sigmoid"), ("8,8,4", "relu,sigmoid"), ("24,32,10", "relu,sigmoid"),
+SCALING = [("2,2,1", "relu,sigmoid"), ("2,3,2", "relu,sigmoid"), ("8,8,4", "relu,sigmoid"), ("24,32,10", "relu,sigmoid"),
            ("100,80,10", "relu,sigmoid"), ("300,300,10", "relu,sigmoid")]
 
 
