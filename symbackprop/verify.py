@@ -110,12 +110,12 @@ class VerificationReport:
 
     def table(self):
         """The per-layer report as a text table."""
-        head = f"{'layer':>5}  {'gradient':<18} {'forms compared':<26} {'method':<15} {'entries':>7}  " \
+        head = f"{'layer':>5}  {'gradient':<18} {'forms compared':<28} {'method':<15} {'entries':>7}  " \
                f"{'max discrepancy':>15}  result"
         lines = [f"verification of {self.network}", head, "-" * len(head)]
         for c in self.checks:
             disc = "0 (proof)" if c.method == "exact" and c.passed else f"{c.max_discrepancy:.1e}"
-            lines.append(f"{c.layer:>5}  {c.quantity:<18} {c.forms:<26} {c.method:<15} {c.entries:>7}  "
+            lines.append(f"{c.layer:>5}  {c.quantity:<18} {c.forms:<28} {c.method:<15} {c.entries:>7}  "
                          f"{disc:>15}  {'pass' if c.passed else 'FAIL'}")
         lines.append("-" * len(head))
         lines.append(f"output delta: {self.simplification}")
