@@ -42,7 +42,7 @@ SCALE = sp.Symbol("scale", real=True)  # 1/(n_L beta) for the gradient; -lr/(n_L
 DTYPES = ("float64", "float32")
 # one example at a time, applying delta s^T to W costs two passes over W (outer product, then add) against
 # one for W s: layers with at least this many weights keep their updates pending and apply them in a batch
-DEFER_WEIGHTS = 2 ** 14
+DEFER_WEIGHTS = 2 ** 13
 
 # -- stable rewrites: data (a pattern and what replaces it) plus one rule ---------------------
 _w = sp.Wild("w")

@@ -331,10 +331,14 @@ def test_cli_perceptron_rule(tmp_path):
 def test_one_example_at_a_time_is_sgd_with_the_proven_gradients(layers, acts, cost):
     # section 4.9: train(batch_size=1) == for each example, W <- W - lr dE/dW with dE/dW from gradients()
     # (proven above against the engine and finite differences), and its history == the mean of the errors
-    # before each step (eq. 86).  130-128-130-2 has layers of >= DEFER_WEIGHTS weights, whose updates the
-    # emitted loop keeps pending (17 examples > K = 16 pending, so they are applied mid-epoch and at its end).
+    # before each step (eq. 86).  In 130-128-130-2, layers 1 and 2 have >= DEFER_WEIGHTS weights, whose
+    # updates the emitted loop keeps pending (17 examples > K = 16, so they are applied mid-epoch and at the
+    # end of the epoch; layer 2's pending updates also enter (W^2)^T delta^2), while layer 3 is updated at once.
     spec = NetworkSpec.from_options(layers, acts, cost)
-    model = load(emit(spec))
+    source = emit(spec)
+    pending = [f"self.U{l}, self.V{l} = " in source for l in range(1, spec.depth + 1)]
+    assert pending == ([True, True, False] if spec.depth == 3 else [False, False])  # the paths this test covers
+    model = load(source)
     rng = np.random.default_rng(11)
     X, Z = random_batch(rng, spec, beta=17)
     fast, slow = model.init_params(seed=5, scale=0.3), model.init_params(seed=5, scale=0.3)
