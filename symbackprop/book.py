@@ -23,14 +23,13 @@ check each).  ``symbackprop verify-book`` runs them all.
 'fails'
 """
 import json
-import os
 import sys
-import tempfile
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from . import files
 from .errors import SymbackpropError
 
 HOLDS, FAILS, CONDITIONAL = "holds", "fails", "conditional"
@@ -245,19 +244,8 @@ FORMATS = {"text": text_report, "md": markdown_report, "json": json_report, "tex
 
 
 def write_atomically(path, text):
-    """Write to a temporary file beside ``path``, then replace: never a half-written report."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise SymbackpropError(f"cannot write {path}: the folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".verify-book-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write the report through a temporary file beside ``path``: never a half-written report."""
+    files.write_atomic(path, text, force=True, example="audit.md")
 
 
 # -- command line -------------------------------------------------------------------------

@@ -17,7 +17,6 @@ so in red).
 >>> tex.startswith(r"\documentclass") and r"\otimes" in tex and "Subs" not in tex
 True
 """
-import os
 import shutil
 import subprocess
 import tempfile
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import sympy as sp
 
+from . import files
 from .errors import SymbackpropError
 from .printing import A_, B_, D_, EXPLICIT_MAX_LIMIT, S_, W_, Y_, DerivationPrinter, _sym
 from .resources import jinja_env
@@ -187,33 +187,12 @@ def _sci(x):
 # -- files ---------------------------------------------------------------------------------------
 def check_output_path(path, force=False):
     """Fail early, with a clear message, if the document cannot or should not be written to ``path``."""
-    path = Path(path)
-    if path.is_dir():
-        raise SymbackpropError(f"{path} is a folder; give a file name such as {path / 'derivation.tex'}")
-    if path.exists() and not force:
-        raise SymbackpropError(f"{path} exists; pass --force to overwrite it")
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise SymbackpropError(f"cannot write {path}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise SymbackpropError(f"cannot write {path}: folder {folder} is not writable")
-    return path
+    return files.check_output_path(path, force, example="derivation.tex")
 
 
 def write_atomic(path, text, force=False):
-    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path = check_output_path(path, force)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temp, path)
-    except OSError as exc:
-        raise SymbackpropError(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)
-    return path
+    """Write the document through a temporary file in the same folder and ``os.replace``."""
+    return files.write_atomic(path, text, force, example="derivation.tex")
 
 
 def compile_pdf(tex_path, runs=2):
@@ -232,11 +211,7 @@ def compile_pdf(tex_path, runs=2):
         if done.returncode != 0 or not pdf.exists():
             first = next((line for line in log.splitlines() if line.startswith("!")), "see the log")
             raise SymbackpropError(f"pdflatex failed on {tex_path}: {first}")
-        target = tex_path.with_suffix(".pdf")
-        handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        os.close(handle)
-        shutil.copyfile(pdf, temp)
-        os.replace(temp, target)
+        target = files.write_atomic(tex_path.with_suffix(".pdf"), pdf.read_bytes(), force=True)
     return target, log
 
 

@@ -15,13 +15,12 @@ headless Agg canvas (no display, no global pyplot state), and return the
 >>> [tuple(round(float(v), 4) for v in p) for p in path]
 [(4.0, 3.0, 25.0), (3.2, 2.4, 16.0), (2.56, 1.92, 10.24)]
 """
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import sympy as sp
 
+from . import files
 from .activations import KNOWN, Y, get_activation
 from .errors import SymbackpropError
 
@@ -57,25 +56,9 @@ def save(fig, path, force=False, dpi=110):
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
         raise SymbackpropError(f"cannot write a picture to {path}: use a name ending in {', '.join(FORMATS)}")
-    if path.is_dir():
-        raise SymbackpropError(f"{path} is a folder; give a file name such as {path / 'picture.png'}")
-    if path.exists() and not force:
-        raise SymbackpropError(f"{path} exists; pass --force to overwrite it")
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise SymbackpropError(f"cannot write {path}: folder {folder} does not exist")
-    handle, temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            fig.savefig(out, format=path.suffix[1:].lower(), dpi=dpi)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp, 0o666 & ~umask)  # mkstemp makes owner-only files; a picture is for everyone
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)
-    return path
+    fmt = path.suffix[1:].lower()
+    return files.write_atomic(path, force=force, writer=lambda out: fig.savefig(out, format=fmt, dpi=dpi),
+                              example="picture.png")
 
 
 # -- numbers (NumPy only) --------------------------------------------------------------------

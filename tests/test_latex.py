@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import sympy as sp
 
-from symbackprop import latex
+from symbackprop import files, latex
 from symbackprop.cli import build_parser, spec_from_args
 from symbackprop.errors import SymbackpropError
 from symbackprop.jacobians import derive
@@ -223,14 +223,13 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path, monkeypatch):
     def refuse(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(latex.os, "replace", refuse)
+    monkeypatch.setattr(files.os, "replace", refuse)  # the one writer every module uses
     with pytest.raises(SymbackpropError, match="No space left"):
         latex.write_atomic(target, "text")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_cli_main_reports_bad_input(tmp_path, capsys):
-    pytest.importorskip("symbackprop.report")
     from symbackprop.cli import main
 
     (tmp_path / "d.tex").write_text("mine")
