@@ -75,17 +75,17 @@ def main():
     deep = median_of(max(1, args.repeats // 2), *DEEP)
     scaling = [median_of(max(1, args.repeats // 2), layers, acts, "mse") for layers, acts in SCALING]
     lines = [
-        f"Measured with `python benchmarks/bench_engine.py --repeats {args.repeats}` "
-        f"(fresh process per run, 1 BLAS thread, load average {load:.1f} at the start; medians).",
+        (f"Measured with `python benchmarks/bench_engine.py --repeats {args.repeats}` "
+         f"(fresh process per run, 1 BLAS thread, load average {load:.1f} at the start; medians)."),
         "",
         "| what | network | median | goal |",
         "|---|---|---|---|",
-        f"| derive (per-layer forms) | 784-128-64-10 | {book_derive['derive'] * 1000:.0f} ms | < 100 ms "
-        f"(tangent-ad 140 ms, tensorgrad 530 ms) |",
-        f"| derive + verify all identities | 784-128-64-10 | {book['derive'] + book['verify']:.2f} s, "
-        f"peak {book['rss_mib']:.0f} MiB | < 10 s, < 1 GiB |",
-        f"| derive + verify | 32 layers of 8 | {deep['derive'] + deep['verify']:.2f} s | works (tensorgrad: "
-        f"RecursionError at 12 layers) |",
+        (f"| derive (per-layer forms) | 784-128-64-10 | {book_derive['derive'] * 1000:.0f} ms | < 100 ms "
+         f"(tangent-ad 140 ms, tensorgrad 530 ms) |"),
+        (f"| derive + verify all identities | 784-128-64-10 | {book['derive'] + book['verify']:.2f} s, "
+         f"peak {book['rss_mib']:.0f} MiB | < 10 s, < 1 GiB |"),
+        (f"| derive + verify | 32 layers of 8 | {deep['derive'] + deep['verify']:.2f} s | works (tensorgrad: "
+         f"RecursionError at 12 layers) |"),
         "",
         "Growth with the number of weights (relu, sigmoid, mse; `auto` method):",
         "",

@@ -11,12 +11,12 @@ The main objects::
 """
 __version__ = "0.1.0"
 
-from .jacobians import ColumnOfMatrices, Derivation, LayerDerivation, derive  # noqa: E402
-from .network import Network  # noqa: E402
-from .spec import NetworkSpec  # noqa: E402
-from .verify import VerificationReport  # noqa: E402
+from .jacobians import ColumnOfMatrices, Derivation, LayerDerivation, derive
+from .network import Network
+from .spec import NetworkSpec
+from .verify import VerificationReport
 
 # verify() is reached as Derivation.verify() or symbackprop.verify.verify: the name ``verify``
 # stays the module's, so ``import symbackprop.verify`` always means the module.
-__all__ = ["NetworkSpec", "Network", "Derivation", "LayerDerivation", "ColumnOfMatrices", "derive",
-           "VerificationReport"]
+__all__ = ["ColumnOfMatrices", "Derivation", "LayerDerivation", "Network", "NetworkSpec", "VerificationReport",
+           "derive"]

@@ -18,8 +18,8 @@ Piecewise((1, y > 0), (0, True))
 >>> get_activation("leaky_relu", alpha=0.1).formula
 Piecewise((y, y > 0), (y/10, True))
 """
-from dataclasses import dataclass, field
 import re
+from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
 
@@ -188,7 +188,7 @@ def get_activation(name, **params):
     unknown = set(params) - set(defaults)
     if unknown:
         allowed = ", ".join(defaults) or "none"
-        raise SpecError(f"activation {name!r} has no parameter {sorted(unknown)[0]!r} (parameters: {allowed})")
+        raise SpecError(f"activation {name!r} has no parameter {min(unknown)!r} (parameters: {allowed})")
     values = {k: number(params.get(k, v), f"{name} parameter {k}") for k, v in defaults.items()}
     if name == "softmax" and values["temperature"] <= 0:
         raise SpecError(f"softmax temperature must be positive, got {values['temperature']}")

@@ -1400,8 +1400,8 @@ PRINTED = (
     ("tut.softmax_T0.1", "tutorial, Softmax temperature exercise",
      "T = 0.1: 'almost one-hot [0.99, 0.01, 0.00]' for logits [2.0, 1.0, 0.5]",
      lambda: _softmax_values([2.0, 1.0, 0.5], T="0.1"), [0.99, 0.01, 0.00], 2,
-     ("the comment is read as an illustration of 'almost one-hot' (the first probability is at least 0.99 "
-      "and the others are near 0), not as the printed output", lambda v: v[0] >= 0.99 and max(v[1:]) < 0.01)),
+     (("the comment is read as an illustration of 'almost one-hot' (the first probability is at least 0.99 "
+       "and the others are near 0), not as the printed output"), lambda v: v[0] >= 0.99 and max(v[1:]) < 0.01)),
     ("tut.softmax_T5", "tutorial, Softmax temperature exercise",
      "T = 5.0: 'more uniform [0.39, 0.33, 0.28]' for logits [2.0, 1.0, 0.5]",
      lambda: _softmax_values([2.0, 1.0, 0.5], T=5), [0.39, 0.33, 0.28], 2),

@@ -59,7 +59,7 @@ def spec_from_args(args):
 
 def _cmd_derive(args):
     from .jacobians import derive
-    from .report import derivation_text, derivation_json
+    from .report import derivation_json, derivation_text
 
     derivation = derive(spec_from_args(args))
     latex = sys.modules.get("symbackprop.latex")

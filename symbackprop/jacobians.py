@@ -106,7 +106,7 @@ class ColumnOfMatrices:
             return r"\begin{bmatrix}" + r" \\[4pt] ".join(cells) + r"\end{bmatrix}"
         s = ", ".join(names.get(v, sp.latex(v)) for v in self.s[:2])
         return (
-            r"\begin{bmatrix} \partial y_1/\partial W \\ \vdots \\ \partial y_i/\partial W \\ \vdots \\"
+            r"\begin{bmatrix} \partial y_1/\partial W \\ \vdots \\ \partial y_i/\partial W \\ \vdots \\"  # noqa: UP031
             r" \partial y_{%d}/\partial W \end{bmatrix},\quad \frac{\partial y_i}{\partial W} = "
             r"\begin{bmatrix} 0 & \cdots & 0 \\ %s, \cdots & & \\ 0 & \cdots & 0 \end{bmatrix}"
             r"\ \text{(row $i$; %d entries of size $%d\times %d$)}" % (self.n, s, self.n, self.n, self.m)

@@ -20,7 +20,7 @@ parameters, and nothing here creates them until asked.
 >>> net.error()
 (-z1 + 1/(exp(-b1_1 - w1_1_1*x1 - w1_1_2*x2) + 1))**2
 """
-from functools import cached_property, lru_cache
+from functools import cache, cached_property
 
 import sympy as sp
 
@@ -30,7 +30,7 @@ from .errors import SizeError
 EXPLICIT_TERM_LIMIT = 20_000
 
 
-@lru_cache(maxsize=None)
+@cache
 def _symbol(name):
     return sp.Symbol(name, real=True)
 
@@ -158,7 +158,7 @@ class Network:
             S = layers[-1][1]
             Y = self.W(l) * S + self.B(l, beta)  # eq. 82
             cols = [self.activations[l](list(Y[:, c])) for c in range(beta)]
-            A = sp.ImmutableMatrix(self.n(l), beta, lambda i, c: cols[c][i])
+            A = sp.ImmutableMatrix(self.n(l), beta, lambda i, c, cols=cols: cols[c][i])
             layers.append((Y, A))
         return layers
 

@@ -46,7 +46,7 @@ def derivation_text(derivation, verbose=False):
                      f"s^{l - 1} = {src} ({m})")
         if layer.is_output:
             lines.append(f"  dE/da^{l}     1 x {n} row")
-        kind = "diagonal: a'(y^%d_i)" % l if layer.activation.elementwise else "full (softmax)"
+        kind = f"diagonal: a'(y^{l}_i)" if layer.activation.elementwise else "full (softmax)"
         lines.append(f"  da^{l}/dy^{l}   {n} x {n} {kind}")
         lines.append(f"  dy^{l}/dW^{l}   column-vector of {n} matrices, each {n} x {m}, entry i has row i = s^T"
                      f"   (eq. 16-17)")

@@ -4,7 +4,7 @@ The Jinja2 templates sit in the repository's top-level ``templates/`` folder and
 are installed as ``symbackprop/templates/``; data files sit in
 ``symbackprop/data/``.
 """
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -23,7 +23,7 @@ def data_path(*parts):
     return _PACKAGE.joinpath("data", *parts)
 
 
-@lru_cache(maxsize=None)
+@cache
 def jinja_env(kind="code"):
     """A Jinja2 environment over the templates: ``kind='code'`` for Python, ``'latex'`` for TeX.
 

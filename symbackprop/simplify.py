@@ -22,11 +22,11 @@ a*(1 - a)
 (a[j] - z[j])/(2*n)
 """
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import sympy as sp
 
-from .activations import A, Y
+from .activations import A
 from .costs import Z
 
 N = sp.Symbol("n", integer=True, positive=True)
@@ -76,7 +76,7 @@ def _named_factors(factors):
     return sp.Mul(*[-f if f.subs(A, sp.Rational(1, 2)).is_negative else f for f in factors])
 
 
-@lru_cache(maxsize=None)
+@cache
 def output_delta(activation, cost):
     """Simplify delta^L for ``activation`` (output layer) and ``cost``; see the module doc."""
     if not activation.elementwise:

@@ -39,7 +39,8 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from .activations import A as _A, Y as _Y
+from .activations import A as _A
+from .activations import Y as _Y
 from .costs import Z as _Z
 from .errors import SymbackpropError
 

@@ -66,5 +66,5 @@ def test_broken_pipe_is_quiet():
     import sys
 
     cmd = f"{sys.executable} -m symbackprop derive --layers 3,4,2 --activations tanh,sigmoid --loss mse -v | head -1"
-    done = subprocess.run(cmd, shell=True, capture_output=True, text=True)
+    done = subprocess.run(cmd, shell=True, capture_output=True, text=True, check=False)
     assert done.stdout.startswith("network 3-4-2") and "Traceback" not in done.stderr

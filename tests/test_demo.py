@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 from symbackprop import demo as demo_module
+from symbackprop import images
 from symbackprop.book import claims
 from symbackprop.cli import main
 from symbackprop.jacobians import derive
 from symbackprop.progress import TextBar, bar, no_half_written_files, track
-from symbackprop import images
 from symbackprop.resources import data_path
 from symbackprop.spec import NetworkSpec
 

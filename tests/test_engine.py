@@ -171,7 +171,7 @@ def test_layer_jacobians_shapes_and_values():
     assert hidden.da_dy.shape == (4, 4) and hidden.da_dy[0, 1] == 0
     assert hidden.dy_ds == d.network.W(1) and out.dy_db == sp.eye(2)  # eq. 41, eq. 19
     with pytest.raises(AttributeError):
-        hidden.dE_da
+        _ = hidden.dE_da  # dE/da^l is defined for the output layer only
 
 
 def test_chain_equals_outer_symbolically():
