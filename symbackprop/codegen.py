@@ -19,7 +19,7 @@ the original (:func:`proved_equal`), otherwise the original is kept.
 >>> print(src)
 def act_sigmoid(y, out):
     \"\"\"a(y) = 1/(1 + exp(-y)).\"\"\"
-    return numpy.add(1/2, (1/2)*numpy.tanh((1/2)*y), out=out)
+    return numpy.add((1/2)*numpy.tanh((1/2)*y), 1/2, out=out)
 >>> proved_equal(sp.Piecewise((1, Y > 0), (0, True)), sp.Heaviside(Y, 0))
 True
 """
@@ -170,11 +170,24 @@ def numpy_expression(expr):
 
 
 def _into(expr, out):
-    """Lines that compute ``expr`` into the array ``out`` (the outermost operation writes in place)."""
+    """Lines that compute ``expr`` into the array ``out`` (the outermost operation writes in place).
+
+    The terms or factors free of arrays (numbers and ``scale``, Python floats when the code runs) are
+    gathered into the second operand of that operation, so they cost one scalar product, not array passes.
+
+    >>> _into(2 * SCALE * A * (A - 1), "out")
+    ['return numpy.multiply(a*(a - 1), 2*scale, out=out)']
+    >>> _into((A - 1)**2, "out")
+    ['return numpy.square(a - 1, out=out)']
+    """
     p = numpy_expression
     if expr.is_Add or expr.is_Mul:
-        first, rest = expr.as_two_terms()
+        scalars = [arg for arg in expr.args if arg.free_symbols <= {SCALE}]
+        arrays = [arg for arg in expr.args if not arg.free_symbols <= {SCALE}]
+        first, rest = (expr.func(*arrays), expr.func(*scalars)) if scalars and arrays else expr.as_two_terms()
         return [f"return numpy.{'add' if expr.is_Add else 'multiply'}({p(first)}, {p(rest)}, out={out})"]
+    if expr.is_Pow and expr.exp == 2:
+        return [f"return numpy.square({p(expr.base)}, out={out})"]
     if expr.func in _UFUNCS and len(expr.args) == 1:
         p(expr)  # refuses what NumPy cannot do
         return [f"return numpy.{_UFUNCS[expr.func]}({p(expr.args[0])}, out={out})"]
