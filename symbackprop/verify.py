@@ -31,6 +31,7 @@ import contextlib
 import math
 import random
 import signal
+import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -158,14 +159,15 @@ def verify(derivation, method="auto", seed=0, digits=50, fd_samples=4, progress=
         )
     checks, notes = [], []
     exact = None
-    if method == "exact" or (method == "auto" and small):
-        try:
-            with _time_limit(exact_seconds if method == "auto" else None):
-                exact = _exact_checks(derivation)
-        except _OutOfTime:
-            notes.append(f"the exact proof took longer than {exact_seconds:g} s; "
-                         f"verified at {digits} digits instead (use --method exact to insist)")
-    checks += exact if exact is not None else _high_precision_checks(derivation, seed, digits)
+    with _progress(progress, spec.depth) as tick:
+        if method == "exact" or (method == "auto" and small):
+            try:
+                with _time_limit(exact_seconds if method == "auto" else None):
+                    exact = _exact_checks(derivation, tick)
+            except _OutOfTime:
+                notes.append(f"the exact proof took longer than {exact_seconds:g} s; "
+                             f"verified at {digits} digits instead (use --method exact to insist)")
+        checks += exact if exact is not None else _high_precision_checks(derivation, seed, digits, tick)
     fd_checks, fd_notes = _float64_checks(derivation, seed, fd_samples)
     checks += fd_checks
     notes += fd_notes
@@ -173,6 +175,18 @@ def verify(derivation, method="auto", seed=0, digits=50, fd_samples=4, progress=
     report.notes = notes
     report.seconds = time.perf_counter() - start
     return report
+
+
+@contextlib.contextmanager
+def _progress(show, layers):
+    """A per-layer progress bar on standard error when ``show``; yields the function to call per layer."""
+    if not show:
+        yield lambda: None
+        return
+    from .progress import bar
+
+    with bar(layers, "verifying layers", stream=sys.stderr) as b:
+        yield b.update
 
 
 # --------------------------------------------------------------------------- exact
@@ -266,7 +280,7 @@ def _compare_exact(left, right, table):
     return len(left), bad
 
 
-def _exact_checks(derivation):
+def _exact_checks(derivation, tick=lambda: None):
     net, L = derivation.network, derivation.L
     checks, table = [], {}
     composed = net.composed_substitution()
@@ -284,6 +298,7 @@ def _exact_checks(derivation):
             direct = [sp.diff(E, p) for p in params]  # (a), the composed E differentiated
             outer_composed = [o.xreplace(composed) for o in outer]
             add(l, quantity, "(a) direct = (c) outer", *_compare_exact(direct, outer_composed, table))
+        tick()
     if net.spec.batch:
         checks += _exact_batch_checks(derivation, net.spec.batch, table)
     return checks
@@ -462,7 +477,7 @@ def _relative(values, reference):
     return max(abs(v - r) for v, r in zip(values, reference)) / scale
 
 
-def _high_precision_checks(derivation, seed, digits):
+def _high_precision_checks(derivation, seed, digits, tick=lambda: None):
     net, L = derivation.network, derivation.L
     checks = []
     tol = 10.0 ** -(digits - 20)
@@ -486,6 +501,7 @@ def _high_precision_checks(derivation, seed, digits):
                 checks.append(Check(l, f"dE/d{wrt}^{l}", "(a) direct = (c) outer", "high-precision", count,
                                     disc, tol, disc <= tol,
                                     f"composed E differenced at {2 * digits + 10} digits along random directions"))
+            tick()
     return checks
 
 
