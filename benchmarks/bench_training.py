@@ -25,19 +25,27 @@ from symbackprop.spec import NetworkSpec
 SIZES = (784, 128, 64, 10)
 INTRO = """# Training speed of the emitted module
 
-Written by `benchmarks/bench_training.py` (rerun it to refresh; numbers below are from one run).
-The book's 784-128-64-10 network (relu, relu, sigmoid, MSE), MNIST-shaped synthetic float32 data.
-Candidates run round-robin and medians are reported, but the machine (2 cores) is shared with other
-users: 2-thread timings in particular swing under contention, so compare ratios within one table.
+Written by `benchmarks/bench_training.py` (the tables between the markers; rerun it to refresh them, the
+text around them is kept).  The book's 784-128-64-10 network (relu, relu, sigmoid, MSE) on MNIST-shaped
+synthetic data: 60,000 examples of 784 float32 values, given as MNIST arrives (X = rows.T, so no
+candidate pays a transposed copy).  Candidates run round-robin, repeat after repeat, and medians are
+reported; the machine (2 cores) is shared with other users, so compare ratios within one table, and read
+the 2-thread tables with the load average next to them.
 
-* **emitted**: `symbackprop emit --dtype float32`, `train(..., batch_size=64)`: preallocated (n_l, beta)
-  buffers, every element-wise step with `out=`, the -lr/(n_L beta) factor folded into Delta^L so that the
-  update is one in-place add per parameter.
-* **hand-written NumPy**: a careful loop with examples as rows (`x @ W`), fresh arrays per step.
-* **PyTorch eager**: the same network and cost, autograd + manual SGD, threads pinned.
-* **GEMM floor**: the 8 matrix products of one step (3 forward, 3 dE/dW, 2 W^T Delta) timed alone with
-  `out=`, times the steps of an epoch; FLOPs / that time is the NumPy GEMM rate quoted.
-* **book sec. 4.9 loop**: the book's one-example-at-a-time listing, as printed (dicts, np.outer).
+* **GEMM floor**: an epoch of only the 8 matrix products of each step (3 forward W^l S^(l-1), 3 dE/dW^l
+  = Delta^l (S^(l-1))^T, 2 (W^l)^T Delta^l) with `out=`, each in its fastest memory layout (timed in
+  row and column order of W^l and of the (n_l, beta) arrays), full batches only; the GFLOP/s quoted
+  is these products' FLOPs over that time.
+* **emitted**: `symbackprop emit --dtype float32`, `train(params, X, Z, epochs=1, batch_size=64)`, the
+  call a user makes (input checks included).
+* **hand-written NumPy**: a careful loop with examples as rows (`x @ W`), no input checks, fresh arrays.
+* **PyTorch eager**: the same network and cost, autograd + manual SGD.
+* **JAX jit**: `jax.jit` of the SGD step (grad + update); the last partial batch is skipped.
+* **book sec. 4.9 loop**: the book's one-example-at-a-time listing, as printed (dicts, np.outer;
+  `np.where(y > 0, 1, 0)` is an integer array, so its float32 run computes partly in float64).
+
+Threads: BLAS through threadpoolctl, torch through `torch.set_num_threads`, and the whole process is
+bound to that many cores (`os.sched_setaffinity`), which also pins JAX.
 
 """
 BEGIN, END = "<!-- tables written by benchmarks/bench_training.py -->", "<!-- end of the tables -->"
@@ -294,6 +302,7 @@ def main(argv=None):
                 singles.update({k: args.single / v for k, v in measure(single, X, Z, args.repeats).items()})
         rate = flops * (args.examples // 64) / batch["GEMM floor"] / 1e9
         emitted = batch["emitted (symbackprop)"]
+        section = len(lines)
         lines += [f"### {threads} thread{'s' if threads > 1 else ''} (load average after: {os.getloadavg()[0]:.2f})",
                   "", (f"Mini-batch 64, float32, {args.examples:,} examples: seconds per epoch (median of "
                        f"{args.repeats}, round-robin); the floor runs the 8 products at {rate:.1f} GFLOP/s"), "",
@@ -307,7 +316,7 @@ def main(argv=None):
             ratio = singles[f"emitted, batch_size=1, {dtype}"] / singles[f"book sec. 4.9 loop, {dtype}"]
             lines.append(f"\nemitted / book loop, {dtype}: {ratio:.2f}x")
         lines.append("")
-        print("\n".join(lines[-30:]), flush=True)
+        print("\n".join(lines[section:]), flush=True)
     os.sched_setaffinity(0, cpus)
     write_tables(Path(args.output), "\n".join(lines))
     print(f"wrote {args.output}", file=sys.stderr)
