@@ -352,3 +352,16 @@ def test_one_example_at_a_time_is_sgd_with_the_proven_gradients(layers, acts, co
         assert abs(history[epoch] - np.mean(errors)) < 1e-10 * abs(np.mean(errors))
     for key in slow:
         assert relative(fast[key], slow[key]) < 1e-10, key
+
+
+def test_finite_inputs_whose_sum_overflows_are_accepted_silently():
+    # the input check sums X once (a finite sum has only finite terms); a sum that overflows on finite
+    # entries must fall back to the entry-by-entry check: no error and no overflow warning
+    model = load(emit(NetworkSpec.from_options("2,1", "identity", "mse")))
+    X = np.full((2, 4), 1e308)
+    with np.errstate(all="raise"):
+        error = model.loss({"W1": np.zeros((1, 2)), "b1": np.zeros((1, 1))}, X, np.zeros((1, 4)))
+    assert error == 0.0  # a = 0 for W = 0, b = 0 and z = 0: e = (a - z)^2 = 0 (eq. 86)
+    X[1, 3] = np.inf
+    with pytest.raises(ValueError, match="X contains NaN or infinite values"):
+        model.loss({"W1": np.zeros((1, 2)), "b1": np.zeros((1, 1))}, X, np.zeros((1, 4)))
