@@ -23,9 +23,7 @@ def act_sigmoid(y, out):
 >>> proved_equal(sp.Piecewise((1, Y > 0), (0, True)), sp.Heaviside(Y, 0))
 True
 """
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +31,7 @@ import sympy as sp
 from sympy.codegen.cfunctions import log1p
 from sympy.printing.numpy import NumPyPrinter
 
-from . import __version__
+from . import __version__, files
 from .activations import A, Y
 from .errors import SpecError, SymbackpropError
 from .simplify import N, output_delta, tidy
@@ -424,20 +422,8 @@ def emit_perceptron(n_inputs, n_outputs=1, dtype="float64", template=None):
 
 
 def write_atomic(path, text, force=False):
-    """Write ``text`` to ``path`` via a temporary file in the same folder; refuse to overwrite unless force."""
-    path = Path(path)
-    if path.exists() and not force:
-        raise SymbackpropError(f"{str(path)!r} exists; pass --force to overwrite it")
-    if not path.parent.is_dir():
-        raise SymbackpropError(f"folder {str(path.parent)!r} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    """Write the module via a temporary file in the same folder; refuse to overwrite unless ``force``."""
+    return files.write_atomic(path, text, force, example="model.py")
 
 
 # -- command line -------------------------------------------------------------------------------

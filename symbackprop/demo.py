@@ -53,7 +53,7 @@ XOR_X, XOR_Z = np.array([[0, 0, 1, 1], [0, 1, 0, 1]]), np.array([[0, 1, 1, 0]])
 
 
 def readable(path):
-    """Give a written file the usual permissions (temporary files are created owner-only)."""
+    """Give a file the emitted module saved the usual permissions (its save() uses an owner-only temp file)."""
     import os
 
     umask = os.umask(0)
@@ -88,7 +88,7 @@ class Demo:
     def write_text(self, name, text, what):
         from .codegen import write_atomic
 
-        readable(write_atomic(self.path(name, what), text, force=True) or self.folder / name)
+        write_atomic(self.path(name, what), text, force=True)
 
     def picture(self, name, draw, what):
         """Save ``draw()`` as a PNG when matplotlib is there; say how to get it otherwise."""
@@ -101,7 +101,7 @@ class Demo:
                 self.say(f"   (no pictures: matplotlib is not installed; {INSTALL_HINT})")
             self.results["pictures_skipped"] = self.results.get("pictures_skipped", 0) + 1
             return None
-        path = readable(plots.save(draw(), self.path(name, what), force=True))
+        path = plots.save(draw(), self.path(name, what), force=True)
         self.say(f"   picture: {path}")
         return path
 
@@ -214,7 +214,7 @@ def step_latex(demo):
     except SymbackpropError as exc:
         demo.say(f"   no PDF: {exc}")
         return
-    readable(demo.path(pdf.name, "the same derivation as PDF"))
+    demo.path(pdf.name, "the same derivation as PDF")
     demo.say(f"   wrote {pdf}")
 
 
