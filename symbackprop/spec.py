@@ -73,6 +73,9 @@ class NetworkSpec:
         positive = {"sigmoid", "softmax", "softplus"}
         below_one = {"sigmoid", "softmax"}
         builtin = out.name in act.KNOWN
+        if not builtin:
+            self._check_custom_output(out, cost)
+            return
         if builtin and out.name not in positive:
             raise SpecError(
                 f"cost {cost!r} takes log of the output, but a {out.name} output layer can give values <= 0; "
@@ -83,6 +86,27 @@ class NetworkSpec:
                 f"cost {cost!r} takes log(1 - a), but a {out.name} output layer can give values >= 1; "
                 f"use sigmoid or softmax on the last layer"
             )
+
+    @staticmethod
+    def _check_custom_output(out, cost):
+        """A custom output layer must stay where the cost's logs are defined: probe it on a grid of y."""
+        import sympy as sp
+
+        f = sp.lambdify(act.Y, out.formula, "math")
+        for k in range(-40, 41):
+            y = k / 4
+            try:
+                a = complex(f(y))
+            except (ValueError, ZeroDivisionError, OverflowError):
+                continue
+            low = a.imag != 0 or a.real <= 0
+            high = cost in cst.NEEDS_OUTPUT_BELOW_ONE and a.real >= 1
+            if low or high:
+                bound = "<= 0" if low else ">= 1"
+                raise SpecError(
+                    f"cost {cost!r} takes log of the output, but the custom output activation {out.name!r} gives "
+                    f"a({y:g}) = {a.real:.4g}, which is {bound}; use sigmoid or softmax on the last layer"
+                )
 
     @property
     def depth(self):
@@ -231,6 +255,9 @@ def parse_activation(text, custom=None):
     Piecewise((y, y > 0), (exp(y)/2 - 1/2, True))
     """
     custom = custom or {}
+    clash = sorted(set(custom) & (set(act.KNOWN) | set(act._ALIASES)))
+    if clash:
+        raise SpecError(f"custom activation {clash[0]!r} would replace the built-in one; choose another name")
     m = _CALL.match(text)
     if not m:
         raise SpecError(f"cannot read activation {text!r}: write a name, optionally with parameters, e.g. elu(1.0)")
@@ -257,6 +284,9 @@ def parse_activation(text, custom=None):
 
 def parse_cost(text, custom=None):
     custom = custom or {}
+    clash = sorted(set(custom) & (set(cst.KNOWN) | set(cst._ALIASES)))
+    if clash:
+        raise SpecError(f"custom cost {clash[0]!r} would replace the built-in one; choose another name")
     name = str(text).strip()
     if name in custom:
         return cst.custom_cost(name, custom[name])

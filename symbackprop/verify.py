@@ -146,8 +146,10 @@ def verify(derivation, method="auto", seed=0, digits=50, fd_samples=4, progress=
     """
     if method not in ("auto", "exact", "high-precision"):
         raise SymbackpropError(f"unknown verification method {method!r}; use auto, exact or high-precision")
-    if digits < 30:
-        raise SymbackpropError(f"high-precision verification needs at least 30 digits, got {digits}")
+    if not 30 <= digits <= 1000:
+        raise SymbackpropError(f"high-precision verification needs 30 to 1000 digits, got {digits}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise SymbackpropError(f"the seed must be a non-negative integer, got {seed!r}")
     spec = derivation.spec
     start = time.perf_counter()
     small = _exact_is_cheap(spec)
@@ -471,7 +473,14 @@ def random_point(network, seed, number):
     return params, x, [number(v) for v in z]
 
 
+def _real(v):
+    """A finite real number?  (log of a negative output gives mpmath a complex number.)"""
+    return isinstance(v, (mpmath.mpf, float, int)) and mpmath.isfinite(v)
+
+
 def _relative(values, reference):
+    if not all(_real(v) for v in (*values, *reference)):
+        return math.inf
     scale = max([abs(r) for r in reference] + [1e-300])
     scale = max(scale, 1) if scale < 1 else scale
     return max(abs(v - r) for v, r in zip(values, reference)) / scale
@@ -535,6 +544,8 @@ def _direct_vs_outer(numeric, params, forward, z, l, wrt, grad, seed, digits, co
             minus = numeric.error_above(params, l, [yi - h * di for yi, di in zip(y0, dy)], z)
             direct = (plus - minus) / (2 * h)
             predicted = mpmath.fdot(flat_grad, v)
+            if not (_real(direct) and _real(predicted)):
+                return math.inf, len(directions)
             worst = max(worst, abs(direct - predicted) / max(abs(predicted), mpmath.mpf(1)))
     return float(worst), len(directions)
 
@@ -547,29 +558,39 @@ def _float64_checks(derivation, seed, samples):
     params = {l: (np.array(W), np.array(b)) for l, (W, b) in params.items()}
     x, z = np.array(x), np.array(z)
     fast = _Float64(numeric, params, x, z)
-    grads = fast.outer()
+    with np.errstate(all="ignore"):  # a NaN here fails the check below; it needs no warning
+        grads = fast.outer()
     checks, notes = [], []
     rng = np.random.default_rng(seed)
     tol = 1e-6
     for l in range(L, 0, -1):
         for wrt, grad in (("W", grads[l][0]), ("b", grads[l][1])):
             worst, skipped = 0.0, 0
-            for _ in range(samples):
-                v = rng.uniform(-1, 1, grad.shape)
-                h = 1e-6
-                plus, minus = fast.error_moved(l, wrt, h * v), fast.error_moved(l, wrt, -h * v)
-                fd = (plus - minus) / (2 * h)
-                predicted = float(np.sum(grad * v))
-                kink = fast.crosses_kink(l, wrt, h * v)
-                if kink:
-                    skipped += 1
-                    continue
-                worst = max(worst, abs(fd - predicted) / max(abs(predicted), 1e-3))
-            checks.append(Check(l, f"dE/d{wrt}^{l}", "(a) float64 FD = (c) outer", "float64", samples - skipped,
-                                worst, tol, worst <= tol, "central differences, h = 1e-6, random directions"))
+            with np.errstate(all="ignore"):
+                for _ in range(samples):
+                    v = rng.uniform(-1, 1, grad.shape)
+                    h = 1e-6
+                    plus, minus = fast.error_moved(l, wrt, h * v), fast.error_moved(l, wrt, -h * v)
+                    fd = (plus - minus) / (2 * h)
+                    predicted = float(np.sum(grad * v))
+                    if not (np.isfinite(fd) and np.isfinite(predicted)):
+                        worst = math.inf  # E or its gradient is not a finite number here: nothing was shown
+                        break
+                    if fast.crosses_kink(l, wrt, h * v):
+                        skipped += 1
+                        continue
+                    worst = max(worst, abs(fd - predicted) / max(abs(predicted), 1e-3))
+            compared = samples - skipped
+            note = "central differences, h = 1e-6, random directions"
+            if worst == math.inf:
+                note = "E or dE is NaN or infinite at the random point (an output outside the cost's domain?)"
+            elif not compared:
+                note = "every direction crossed a kink: nothing compared"
+            checks.append(Check(l, f"dE/d{wrt}^{l}", "(a) float64 FD = (c) outer", "float64", compared,
+                                worst, tol, bool(compared) and worst <= tol, note))
             if skipped:
-                notes.append(f"layer {l} {wrt}: {skipped} direction(s) crossed a kink of a piecewise function "
-                             f"and were skipped")
+                notes.append(f"layer {l} {wrt}: {skipped} of {samples} direction(s) crossed a kink (a sign change "
+                             f"of some y, or of a - z) and were skipped")
     return checks, notes
 
 

@@ -99,6 +99,22 @@ def test_bad_specs_are_named(layers, acts, loss, message):
         NetworkSpec.from_options(layers, acts, loss)
 
 
+def test_custom_outputs_are_probed_for_the_costs_domain():
+    # softsign reaches negative values, so log(a) of cross-entropy/bce is undefined there
+    with pytest.raises(SpecError, match="custom output activation 'softsign' gives a"):
+        NetworkSpec.from_options("3,2", "softsign", "bce", custom_activations=["softsign=y/(1+abs(y))"])
+    # a custom logistic stays in (0, 1): accepted
+    spec = NetworkSpec.from_options("3,2", "logistic", "bce", custom_activations=["logistic=1/(1+exp(-y))"])
+    assert spec.activations[-1].name == "logistic"
+
+
+def test_custom_names_cannot_replace_builtins():
+    with pytest.raises(SpecError, match="would replace the built-in one"):
+        NetworkSpec.from_options("3,2", "tanh", "mse", custom_activations=["tanh=y**2"])
+    with pytest.raises(SpecError, match="would replace the built-in one"):
+        NetworkSpec.from_options("3,2", "tanh", "mse", custom_costs=["mse=(a-z)^4"])
+
+
 def test_toml_spec_and_errors_name_key_and_line(tmp_path):
     good = tmp_path / "net.toml"
     good.write_text('sizes = [2, 3, 1]\nactivations = ["softsign", "sigmoid"]\ncost = "bce"\nbatch = 4\n'

@@ -128,8 +128,22 @@ def test_method_and_digits_errors():
     d = derive(NetworkSpec.from_options("784,128,64,10", "relu,relu,sigmoid", "mse"))
     with pytest.raises(SymbackpropError, match="exact verification is for networks of at most"):
         V.verify(d, method="exact")
-    with pytest.raises(SymbackpropError, match="at least 30 digits"):
+    with pytest.raises(SymbackpropError, match="30 to 1000 digits"):
         V.verify(d, digits=10)
+
+
+def test_nan_or_complex_errors_fail_instead_of_passing():
+    # sqrt(y) is not real for y < 0: the composed E is NaN there, so no check may pass
+    spec = NetworkSpec.from_options("3,4,2", "tanh,f", "mse", custom_activations=["f=sqrt(y)"])
+    report = V.verify(derive(spec), method="high-precision")
+    assert not report.passed
+    assert all(not c.passed for c in report.checks if c.method == "float64")
+
+
+def test_bad_seed_is_a_clear_error():
+    d = derive(NetworkSpec.from_options("2,1", "sigmoid", "mse"))
+    with pytest.raises(SymbackpropError, match="non-negative integer"):
+        V.verify(d, seed=-1)
 
 
 def test_every_activation_is_covered():
