@@ -72,7 +72,7 @@ class Check:
     quantity: str  # "dE/dW^2", "dE/db^2", with " (batch)" for the batch forms
     forms: str  # "(a) direct = (c) outer", ...
     method: str  # "exact", "high-precision", "float64"
-    entries: int  # how many scalars (or directions) were compared
+    entries: int  # how many entries were compared; for (a) rows, how many random directions
     max_discrepancy: float  # 0 for an exact proof; else the largest relative difference
     tolerance: float
     passed: bool
@@ -112,12 +112,12 @@ class VerificationReport:
 
     def table(self):
         """The per-layer report as a text table."""
-        head = f"{'layer':>5}  {'gradient':<18} {'forms compared':<28} {'method':<15} {'entries':>7}  " \
+        head = f"{'layer':>5}  {'gradient':<18} {'forms compared':<28} {'method':<15} {'compared':>8}  " \
                f"{'max discrepancy':>15}  result"
         lines = [f"verification of {self.network}", head, "-" * len(head)]
         for c in self.checks:
             disc = "0 (proof)" if c.method == "exact" and c.passed else f"{c.max_discrepancy:.1e}"
-            lines.append(f"{c.layer:>5}  {c.quantity:<18} {c.forms:<28} {c.method:<15} {c.entries:>7}  "
+            lines.append(f"{c.layer:>5}  {c.quantity:<18} {c.forms:<28} {c.method:<15} {c.entries:>8}  "
                          f"{disc:>15}  {'pass' if c.passed else 'FAIL'}")
         lines.append("-" * len(head))
         lines.append(f"output delta: {self.simplification}")
@@ -161,7 +161,7 @@ def verify(derivation, method="auto", seed=0, digits=50, fd_samples=4, progress=
         )
     checks, notes = [], []
     exact = None
-    with _progress(progress, spec.depth) as tick:
+    with _progress(progress, spec.depth * (2 if spec.batch else 1)) as tick:
         if method == "exact" or (method == "auto" and small):
             try:
                 with _time_limit(exact_seconds if method == "auto" else None):
@@ -506,17 +506,20 @@ def _high_precision_checks(derivation, seed, digits, tick=lambda: None):
                 checks.append(Check(l, f"dE/d{wrt}^{l}", "(b) chain = (c) outer", "high-precision", len(c_vals),
                                     disc, tol, disc <= tol, f"{digits} digits"))
             for wrt, grad in (("W", dW_c), ("b", db_c)):
-                disc, count = _direct_vs_outer(numeric, params, precise, z, l, wrt, grad, seed, digits)
+                disc, count = _direct_vs_outer(numeric, params, [(precise, z)], l, wrt, grad, seed, digits)
                 checks.append(Check(l, f"dE/d{wrt}^{l}", "(a) direct = (c) outer", "high-precision", count,
                                     disc, tol, disc <= tol,
                                     f"composed E differenced at {2 * digits + 10} digits along random directions"))
             tick()
+        if derivation.spec.batch:
+            checks += _high_precision_batch_checks(derivation, seed, digits, params, tick)
     return checks
 
 
-def _direct_vs_outer(numeric, params, forward, z, l, wrt, grad, seed, digits, coordinates=3):
-    """Directional derivatives of the composed E along one random direction of the whole tensor
-    and along a few single coordinates, by central differences at doubled precision.
+def _direct_vs_outer(numeric, params, samples, l, wrt, grad, seed, digits, coordinates=3):
+    """Directional derivatives of the composed E (the mean over ``samples``, a list of (forward at
+    doubled precision, z): one example, or the batch of eq. 86) along one random direction of the whole
+    tensor and along a few single coordinates, by central differences at doubled precision.
 
     Only layers l..L are recomputed: moving W^l by t V moves y^l by t V s^{l-1} (eq. 6 is linear
     in W), and nothing below layer l changes.
@@ -530,24 +533,51 @@ def _direct_vs_outer(numeric, params, forward, z, l, wrt, grad, seed, digits, co
         directions.append(e)
     worst = mpmath.mpf(0)
     with mpmath.workdps(2 * digits + 10):
-        ys, as_ = forward
-        y0, s = ys[l], as_[l - 1]
         h = mpmath.mpf(10) ** -(digits + 5)
         for v in directions:
             v = [mpmath.mpf(t) for t in v]
-            if wrt == "W":
-                m = len(s)
-                dy = [mpmath.fdot(v[i * m:(i + 1) * m], s) for i in range(len(y0))]
-            else:
-                dy = v
-            plus = numeric.error_above(params, l, [yi + h * di for yi, di in zip(y0, dy)], z)
-            minus = numeric.error_above(params, l, [yi - h * di for yi, di in zip(y0, dy)], z)
-            direct = (plus - minus) / (2 * h)
+            total = mpmath.mpf(0)
+            for (ys, as_), z in samples:
+                y0, s = ys[l], as_[l - 1]
+                if wrt == "W":
+                    m = len(s)
+                    dy = [mpmath.fdot(v[i * m:(i + 1) * m], s) for i in range(len(y0))]
+                else:
+                    dy = v
+                plus = numeric.error_above(params, l, [yi + h * di for yi, di in zip(y0, dy)], z)
+                minus = numeric.error_above(params, l, [yi - h * di for yi, di in zip(y0, dy)], z)
+                total += (plus - minus) / (2 * h)
+            direct = total / len(samples)
             predicted = mpmath.fdot(flat_grad, v)
             if not (_real(direct) and _real(predicted)):
                 return math.inf, len(directions)
             worst = max(worst, abs(direct - predicted) / max(abs(predicted), mpmath.mpf(1)))
     return float(worst), len(directions)
+
+
+def _high_precision_batch_checks(derivation, seed, digits, params, tick=lambda: None):
+    """Eq. 86-90 at a random batch: the batch E's directional derivatives against (1/beta) Delta S^T."""
+    net, L, beta = derivation.network, derivation.L, derivation.spec.batch
+    numeric = NumericNetwork(net, "mpmath")
+    tol = 10.0 ** -(digits - 20)
+    examples = [random_point(net, seed + 1000 + c, mpmath.mpf)[1:] for c in range(beta)]
+    forwards = [numeric.forward(params, x) for x, _ in examples]
+    with mpmath.workdps(2 * digits + 10):
+        precise = [(numeric.forward(params, x), z) for x, z in examples]
+    outers = [numeric.outer(params, x, z, f) for (x, z), f in zip(examples, forwards)]
+    checks = []
+    for l in range(L, 0, -1):
+        Delta = [[outers[c][l][1][i] for c in range(beta)] for i in range(net.n(l))]  # columns delta^l(c), eq. 87
+        S = [[forwards[c][1][l - 1][j] for c in range(beta)] for j in range(net.n(l - 1))]  # columns s^{l-1}(c)
+        dW = [[mpmath.fdot(Delta[i], S[j]) / beta for j in range(len(S))] for i in range(len(Delta))]  # eq. 89
+        db = [mpmath.fsum(row) / beta for row in Delta]  # (1/beta) Delta 1, eq. 90
+        for wrt, grad in (("W", dW), ("b", db)):
+            disc, count = _direct_vs_outer(numeric, params, precise, l, wrt, grad, seed, digits)
+            checks.append(Check(l, f"dE/d{wrt}^{l} (batch)", "(a) direct = (c) outer", "high-precision", count,
+                                disc, tol, disc <= tol, f"beta = {beta}; batch E differenced at {2 * digits + 10} "
+                                f"digits"))
+        tick()
+    return checks
 
 
 def _float64_checks(derivation, seed, samples):

@@ -86,8 +86,8 @@ def test_a_wrong_gradient_is_caught():
         fwd = numeric.forward(params, x)
         good = numeric.outer(params, x, z, fwd)
         wrong_W1 = [[2 * v for v in row] for row in good[1][0]]
-        disc, _ = V._direct_vs_outer(numeric, params, numeric.forward(params, x), z, 1, "W", wrong_W1, 0, 50)
-        right, _ = V._direct_vs_outer(numeric, params, numeric.forward(params, x), z, 1, "W", good[1][0], 0, 50)
+        disc, _ = V._direct_vs_outer(numeric, params, [(numeric.forward(params, x), z)], 1, "W", wrong_W1, 0, 50)
+        right, _ = V._direct_vs_outer(numeric, params, [(numeric.forward(params, x), z)], 1, "W", good[1][0], 0, 50)
     assert disc > 1e-3 and right < 1e-30
 
 
@@ -130,6 +130,25 @@ def test_method_and_digits_errors():
         V.verify(d, method="exact")
     with pytest.raises(SymbackpropError, match="30 to 1000 digits"):
         V.verify(d, digits=10)
+
+
+def test_batch_forms_at_high_precision_and_a_missing_one_over_beta_is_caught():
+    # eq. 86-90: the batch E's derivative equals (1/beta) Delta S^T; without the 1/beta it does not
+    spec = NetworkSpec.from_options("3,4,2", "tanh,sigmoid", "mse", 3)
+    report = V.verify(derive(spec), method="high-precision")
+    batch = [c for c in report.checks if "(batch)" in c.quantity]
+    assert report.passed and len(batch) == 4 and all(c.max_discrepancy < 1e-30 for c in batch)
+    numeric = V.NumericNetwork(derive(spec).network, "mpmath")
+    with mpmath.workdps(50):
+        params, _, _ = V.random_point(numeric.net, 0, mpmath.mpf)
+        examples = [V.random_point(numeric.net, 1000 + c, mpmath.mpf)[1:] for c in range(3)]
+        outers = [numeric.outer(params, x, z) for x, z in examples]
+        summed = [sum(o[2][1][i] for o in outers) for i in range(2)]  # Delta 1, without 1/beta
+        with mpmath.workdps(110):
+            precise = [(numeric.forward(params, x), z) for x, z in examples]
+        wrong, _ = V._direct_vs_outer(numeric, params, precise, 2, "b", summed, 0, 50)
+        right, _ = V._direct_vs_outer(numeric, params, precise, 2, "b", [v / 3 for v in summed], 0, 50)
+    assert wrong > 1e-3 and right < 1e-30
 
 
 def test_nan_or_complex_errors_fail_instead_of_passing():
