@@ -376,6 +376,8 @@ def _cmd_plot(args):
     from .cli import spec_from_args
 
     kind = args.kind
+    if args.steps is not None and not 1 <= args.steps <= 10_000:
+        raise SymbackpropError(f"--steps must be between 1 and 10000, got {args.steps}")
     if kind == "activations":
         names = args.names.split(",") if args.names else ELEMENTWISE
         fig = activations_figure([n.strip() for n in names])

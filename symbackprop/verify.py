@@ -142,7 +142,8 @@ def verify(derivation, method="auto", seed=0, digits=50, fd_samples=4, progress=
     """Verify (a) direct = (b) chain = (c) outer for every layer; return a :class:`VerificationReport`.
 
     ``auto`` tries the exact proof on small networks and falls back to ``digits``-digit evaluation
-    when the proof runs past ``exact_seconds`` (the report's notes say so).
+    when the proof runs past ``exact_seconds`` (the report's notes say so); ``exact`` insists, for up
+    to twelve times as long (120 s by default), and then stops with an error.
     """
     if method not in ("auto", "exact", "high-precision"):
         raise SymbackpropError(f"unknown verification method {method!r}; use auto, exact or high-precision")
@@ -163,10 +164,14 @@ def verify(derivation, method="auto", seed=0, digits=50, fd_samples=4, progress=
     exact = None
     with _progress(progress, spec.depth * (2 if spec.batch else 1)) as tick:
         if method == "exact" or (method == "auto" and small):
+            limit = exact_seconds if method == "auto" else 12 * exact_seconds
             try:
-                with _time_limit(exact_seconds if method == "auto" else None):
+                with _time_limit(limit):
                     exact = _exact_checks(derivation, tick)
             except _OutOfTime:
+                if method == "exact":
+                    raise SymbackpropError(f"the exact proof did not finish in {limit:g} s for {spec.describe()}; "
+                                           f"use --method high-precision (or auto)") from None
                 notes.append(f"the exact proof took longer than {exact_seconds:g} s; "
                              f"verified at {digits} digits instead (use --method exact to insist)")
         checks += exact if exact is not None else _high_precision_checks(derivation, seed, digits, tick)

@@ -124,6 +124,12 @@ def test_auto_falls_back_when_the_proof_is_slow():
     assert "high-precision" in {c.method for c in report.checks}
 
 
+def test_exact_on_request_stops_with_an_error_when_too_slow():
+    spec = NetworkSpec.from_options("2,3,2", "leaky_relu(0.2),sigmoid", "bce", 2)
+    with pytest.raises(SymbackpropError, match="did not finish in 1.2 s"):
+        V.verify(derive(spec), method="exact", exact_seconds=0.1)
+
+
 def test_method_and_digits_errors():
     d = derive(NetworkSpec.from_options("784,128,64,10", "relu,relu,sigmoid", "mse"))
     with pytest.raises(SymbackpropError, match="exact verification is for networks of at most"):
