@@ -219,6 +219,7 @@ class Derivation:
         self.spec = network.spec
         self.L = network.L
         self.layers = {l: LayerDerivation(self, l) for l in range(1, self.L + 1)}
+        self._unrolled = {}  # l -> delta^l with the recursion unrolled (see delta_expanded)
 
     def __getitem__(self, l):
         if l not in self.layers:
@@ -250,12 +251,13 @@ class Derivation:
         return row * (factors[-1] if wrt == "W" else self[l].dy_db)
 
     def delta_expanded(self, l):
-        """delta^l in local symbols of layers l..L only (the recursion unrolled)."""
-        delta = self[l].delta
-        if l == self.L:
-            return delta
-        below = dict(zip(self.network.delta_local(l + 1), self.delta_expanded(l + 1)))
-        return delta.xreplace(below)
+        """delta^l in local symbols of layers l..L only (the recursion unrolled; each layer unrolled once)."""
+        if l not in self._unrolled:
+            delta = self[l].delta
+            if l < self.L:
+                delta = delta.xreplace(dict(zip(self.network.delta_local(l + 1), self.delta_expanded(l + 1))))
+            self._unrolled[l] = delta
+        return self._unrolled[l]
 
     def outer_gradient(self, l, wrt="W"):
         """dE/dW^l = delta^l s^T or dE/db^l = delta^l, with delta unrolled (eq. 66, 76)."""

@@ -351,19 +351,27 @@ class NumericNetwork:
         self.net, self.kind = network, kind
         module = "mpmath" if kind == "mpmath" else "numpy"
         self.f, self.df, self.jac = {}, {}, {}
+        made = {}  # activation -> its functions: layers that share an activation share one lambdify
         for l in range(1, network.L + 1):
             act = network.activations[l]
-            if act.elementwise:
-                self.f[l] = sp.lambdify(_Y, act.formula, module)
-                self.df[l] = sp.lambdify(_Y, act.derivative, module)
-            else:
-                self.f[l] = sp.lambdify(_Y, act.formula, module)  # numerator e^{y/T}
-                entry, (a, i, j) = act.jacobian_entry
-                diag = entry.subs(sp.KroneckerDelta(i, j), 1).subs(a[j], a[i])
-                off = entry.subs(sp.KroneckerDelta(i, j), 0)
-                self.jac[l] = (sp.lambdify(a[i], diag, module), sp.lambdify((a[i], a[j]), off, module))
+            if act not in made:
+                made[act] = self._functions(act, module)
+            f, rule = made[act]
+            self.f[l] = f  # for softmax, the numerator e^{y/T}
+            (self.df if act.elementwise else self.jac)[l] = rule
         self.e = sp.lambdify((_A, _Z), network.cost.term, module)
         self.de = sp.lambdify((_A, _Z), network.cost.derivative, module)
+
+    @staticmethod
+    def _functions(act, module):
+        """(a, a') for an element-wise activation; (numerator, (da_i/dy_i, da_i/dy_j)) for softmax."""
+        f = sp.lambdify(_Y, act.formula, module)
+        if act.elementwise:
+            return f, sp.lambdify(_Y, act.derivative, module)
+        entry, (a, i, j) = act.jacobian_entry
+        diag = entry.subs(sp.KroneckerDelta(i, j), 1).subs(a[j], a[i])
+        off = entry.subs(sp.KroneckerDelta(i, j), 0)
+        return f, (sp.lambdify(a[i], diag, module), sp.lambdify((a[i], a[j]), off, module))
 
     # -- forward --------------------------------------------------------------
     def activate(self, l, y):
@@ -517,7 +525,7 @@ def _high_precision_checks(derivation, seed, digits, tick=lambda: None):
                                     f"composed E differenced at {2 * digits + 10} digits along random directions"))
             tick()
         if derivation.spec.batch:
-            checks += _high_precision_batch_checks(derivation, seed, digits, params, tick)
+            checks += _high_precision_batch_checks(derivation, numeric, seed, digits, params, tick)
     return checks
 
 
@@ -560,10 +568,9 @@ def _direct_vs_outer(numeric, params, samples, l, wrt, grad, seed, digits, coord
     return float(worst), len(directions)
 
 
-def _high_precision_batch_checks(derivation, seed, digits, params, tick=lambda: None):
+def _high_precision_batch_checks(derivation, numeric, seed, digits, params, tick=lambda: None):
     """Eq. 86-90 at a random batch: the batch E's directional derivatives against (1/beta) Delta S^T."""
     net, L, beta = derivation.network, derivation.L, derivation.spec.batch
-    numeric = NumericNetwork(net, "mpmath")
     tol = 10.0 ** -(digits - 20)
     examples = [random_point(net, seed + 1000 + c, mpmath.mpf)[1:] for c in range(beta)]
     forwards = [numeric.forward(params, x) for x, _ in examples]
