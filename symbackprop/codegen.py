@@ -126,6 +126,11 @@ class _Printer(NumPyPrinter):
     def __init__(self):
         super().__init__({"fully_qualified_modules": True, "allow_unknown_functions": False})
 
+    def _as_ordered_terms(self, expr, order=None):
+        # positive terms first: z - a is one NumPy subtraction, -a + z a negation and an addition
+        terms = super()._as_ordered_terms(expr, order=order)
+        return sorted(terms, key=lambda term: term.could_extract_minus_sign())
+
     def _print_Max(self, expr):
         return self._nested("maximum", expr.args)
 
@@ -177,6 +182,8 @@ def _into(expr, out):
     ['return numpy.multiply(a*(a - 1), 2*scale, out=out)']
     >>> _into((A - 1)**2, "out")
     ['return numpy.square(a - 1, out=out)']
+    >>> _into(sp.Max(0, Y), "out")
+    ['out.fill(0)', 'return numpy.maximum(out, y, out=out)']
     """
     p = numpy_expression
     if expr.is_Add or expr.is_Mul:
@@ -191,6 +198,11 @@ def _into(expr, out):
         return [f"return numpy.{_UFUNCS[expr.func]}({p(expr.args[0])}, out={out})"]
     if isinstance(expr, (sp.Max, sp.Min)) and len(expr.args) == 2:
         ufunc = "maximum" if isinstance(expr, sp.Max) else "minimum"
+        number, other = sorted(expr.args, key=lambda arg: not arg.is_number)
+        if number.is_number and not other.is_number:
+            # NumPy compares two arrays several times faster than an array and a number: the number
+            # is written into out first (out is never one of the arguments)
+            return [f"{out}.fill({p(number)})", f"return numpy.{ufunc}({out}, {p(other)}, out={out})"]
         return [f"return numpy.{ufunc}({p(expr.args[0])}, {p(expr.args[1])}, out={out})"]
     if isinstance(expr, sp.Heaviside) and expr.args[1] in (0, 1):
         # H(w) with H(0) = 0 is w > 0, with H(0) = 1 it is w >= 0: a comparison written into the float array
