@@ -29,17 +29,21 @@ Written by `benchmarks/bench_training.py` (the tables between the markers; rerun
 text around them is kept).  The book's 784-128-64-10 network (relu, relu, sigmoid, MSE) on MNIST-shaped
 synthetic data: 60,000 examples of 784 float32 values, given as MNIST arrives (X = rows.T, so no
 candidate pays a transposed copy).  Candidates run round-robin, repeat after repeat, and medians are
-reported; the machine (2 cores) is shared with other users, so compare ratios within one table, and read
-the 2-thread tables with the load average next to them.
+reported, with the best of the repeats beside them (the least disturbed run of each candidate); the
+machine (2 cores) is shared with other users, so compare ratios within one table, and read the 2-thread
+tables with the load average next to them.
 
 * **GEMM floor**: an epoch of only the 8 matrix products of each step (3 forward W^l S^(l-1), 3 dE/dW^l
   = Delta^l (S^(l-1))^T, 2 (W^l)^T Delta^l) with `out=`, each in its fastest memory layout (timed in
   row and column order of W^l and of the (n_l, beta) arrays), full batches only; the GFLOP/s quoted
   is these products' FLOPs over that time.
+* **GEMM floor + batch gathering**: the same products, each step after gathering its 64 shuffled
+  examples (`take` of 64 rows of 3 KB from random places in the 188 MB of X): the data movement every
+  candidate pays on top of the floor.
 * **emitted**: `symbackprop emit --dtype float32`; an epoch of `train(params, X, Z, epochs=2,
   batch_size=64)`, the second one, timed by the callback (per-epoch work only: shuffling, the steps,
-  writing params back).  The row **a train(epochs=1) call** times the whole call instead: the epoch
-  plus what a call does once (checking X and Z for shape and NaN, one pass over the 188 MB of X, and
+  writing params back).  **a train(epochs=1) call** times a whole call instead: the epoch plus what a
+  call does once (checking X and Z for shape and NaN -- one pass over the 188 MB of X, ~8 ms -- and
   allocating the buffers).
 * **hand-written NumPy**: a careful loop with examples as rows (`x @ W`), no input checks, fresh arrays.
 * **PyTorch eager**: the same network and cost, autograd + manual SGD.
