@@ -197,6 +197,34 @@ def test_train_follows_sgd_on_the_mean_error():
         assert np.allclose(a[key], b[key], rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("layers,acts,cost", [("5,7,6,3", "relu,softmax,sigmoid", "bce"),
+                                              ("4,9,2", "leaky_relu,identity", "mse")])
+def test_mini_batches_are_sgd_with_the_proven_gradients(layers, acts, cost):
+    # chapter 5: train(batch_size=beta) == for each batch of the epoch's shuffled order, W <- W - lr dE/dW with
+    # dE/dW from gradients() (eq. 87-90), the last batch shorter (11 = 4 + 4 + 3); params receive theta at the
+    # end of each epoch, and the history is the mean over examples of the errors before their step (eq. 86)
+    spec = NetworkSpec.from_options(layers, acts, cost)
+    model = load(emit(spec))
+    rng = np.random.default_rng(3)
+    X, Z = random_batch(rng, spec, beta=11)
+    fast, slow = model.init_params(seed=2, scale=0.5), model.init_params(seed=2, scale=0.5)
+    seen = []
+    history = model.train(fast, X, Z, epochs=3, lr=0.4, batch_size=4, seed=9,
+                          callback=lambda epoch, error, params: seen.append({k: v.copy() for k, v in params.items()}))
+    order_rng = np.random.default_rng(9)
+    for epoch in range(3):
+        order, total = order_rng.permutation(11), 0.0
+        for start in range(0, 11, 4):
+            batch = order[start:start + 4]
+            total += model.loss(slow, X[:, batch], Z[:, batch]) * len(batch)
+            model.sgd_step(slow, model.gradients(slow, X[:, batch], Z[:, batch]), 0.4)
+        assert abs(history[epoch] - total / 11) < 1e-10 * abs(total / 11)
+        for key in slow:
+            assert relative(seen[epoch][key], slow[key]) < 1e-10, (epoch, key)
+    for key in slow:
+        assert relative(fast[key], slow[key]) < 1e-10, key
+
+
 def test_bad_arrays_are_named():
     model = load(emit(NetworkSpec.from_options("4,3,2", "relu,sigmoid", "mse")))
     params = model.init_params()
