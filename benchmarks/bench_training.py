@@ -5,7 +5,7 @@ The book's chapter 4 network 784-128-64-10 (relu, relu, sigmoid, MSE) on MNIST-s
 repeat, so that load from other users of the machine falls on all of them alike; medians are reported.
 Threads are pinned with threadpoolctl (NumPy's BLAS) and torch.set_num_threads.
 
-    python benchmarks/bench_training.py [--repeats 5] [--output docs/bench_training.md]
+    python benchmarks/bench_training.py [--repeats 9] [--output docs/bench_training.md]
 """
 import argparse
 import importlib.util
@@ -288,7 +288,7 @@ def measure(candidates, X, Z, repeats):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--examples", type=int, default=60000)
     parser.add_argument("--single", type=int, default=6000, help="examples per epoch of the batch_size=1 runs")
     parser.add_argument("--output", default="docs/bench_training.md")
