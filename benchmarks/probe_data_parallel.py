@@ -4,7 +4,7 @@ The emitted module runs a step's NumPy calls one after another, and at 2 threads
 products use the second core.  The other way to use two cores from NumPy is data parallelism: two
 Python threads, each with single-threaded BLAS, run the forward and backward pass of 32 of the
 batch's 64 examples, then (after a barrier) each adds both halves' updates to its half of theta.  The
-step is the emitted module's (its element-wise functions, theta = [W^l | b^l] blocks, order "F"),
+step is the emitted module's (its element-wise functions and its `_Weights`: theta of [W^l | b^l] blocks),
 so the numbers are the same SGD; only the work is split.
 
     python benchmarks/probe_data_parallel.py [--repeats 5]
@@ -39,13 +39,14 @@ def load_model():
 
 
 class Half:
-    """The arrays of one thread's half batch, and its own update vector (the layout of theta)."""
+    """The arrays of one thread's half batch, and its own update vector (the emitted ``_Weights`` layout)."""
 
-    def __init__(self, model, weights, beta):
-        self.model, self.W, self.b = model, weights.W, weights.b
-        self.update = np.empty_like(weights.theta)
-        blocks = weights.blocks_of(self.update)
-        self.dW, self.db = [g[:, :-1] for g in blocks], [g[:, -1:] for g in blocks]
+    def __init__(self, model, params, weights, beta):
+        self.model = model
+        self.W, self.b = [Wb[:, :-1] for Wb, _ in weights.blocks], [Wb[:, -1:] for Wb, _ in weights.blocks]
+        own = model._Weights(params)  # only its update vector and block views are used
+        self.update = own.update
+        self.dW, self.db = [G[:, :-1] for _, G in own.blocks], [G[:, -1:] for _, G in own.blocks]
         self.XT = np.empty((beta, SIZES[0]), np.float32)
         self.ones = np.ones((beta, 1), np.float32)
         self.Y, self.A, self.D, self.P = ([np.empty((n, beta), **F) for n in SIZES[1:]] for _ in range(4))
@@ -70,28 +71,10 @@ class Half:
             np.dot(D[l], self.ones, out=self.db[l])
 
 
-class Theta:
-    """theta = [W^1 | b^1, W^2 | b^2, W^3 | b^3], each block column by column, from the model's params."""
-
-    def __init__(self, params):
-        self.shapes = [(SIZES[l], SIZES[l - 1] + 1) for l in range(1, len(SIZES))]
-        self.theta = np.empty(sum(n * m for n, m in self.shapes), np.float32)
-        blocks = self.blocks_of(self.theta)
-        for l, Wb in enumerate(blocks, 1):
-            Wb[:, :-1], Wb[:, -1:] = params[f"W{l}"], params[f"b{l}"]
-        self.W, self.b = [Wb[:, :-1] for Wb in blocks], [Wb[:, -1:] for Wb in blocks]
-
-    def blocks_of(self, vector):
-        blocks, start = [], 0
-        for n, m in self.shapes:
-            blocks.append(vector[start:start + n * m].reshape((n, m), order="F"))
-            start += n * m
-        return blocks
-
-
 def data_parallel_epoch(model, beta=64, lr=0.1):
-    weights = Theta(model.init_params(seed=0))
-    halves = [Half(model, weights, beta // 2) for _ in range(2)]
+    params = model.init_params(seed=0)
+    weights = model._Weights(params)  # theta, shared by both threads
+    halves = [Half(model, params, weights, beta // 2) for _ in range(2)]
     theta, cut = weights.theta, weights.theta.size // 2
 
     def epoch(X, Z):
