@@ -32,7 +32,9 @@ Matrix([[a1_1 - z1, a1_2 - z2]])
 from functools import cached_property
 
 import sympy as sp
+from sympy.matrices.expressions.diagonal import DiagMatrix
 
+from . import forms
 from .activations import Y as _Y
 from .network import Network, latex_name
 
@@ -58,7 +60,7 @@ class ColumnOfMatrices:
     _op_priority = 20  # so that Matrix * ColumnOfMatrices reaches __rmul__
 
     def __init__(self, s, n):
-        self.s = sp.ImmutableMatrix(s)
+        self.s = s if isinstance(s, sp.MatrixExpr) else sp.ImmutableMatrix(s)
         self.n = n
         self.m = self.s.shape[0]
 
@@ -74,10 +76,14 @@ class ColumnOfMatrices:
         """Entry i: dy_i/dW, zero except row i = s^T (appendix B)."""
         if not -self.n <= i < self.n:
             raise IndexError(f"entry {i} of a column of {self.n} matrices")
-        i %= self.n
+        row, values = self.nonzero(i % self.n)
         entry = sp.zeros(self.n, self.m)
-        entry[i, :] = self.s.T
+        entry[row, :] = sp.ImmutableMatrix(values.as_explicit() if isinstance(values, sp.MatrixExpr) else values)
         return entry
+
+    def nonzero(self, i):
+        """Entry i's only nonzero row and what stands there: (i, s^T) (eq. 16-17)."""
+        return i, self.s.T
 
     def __iter__(self):
         return (self[i] for i in range(self.n))
@@ -93,6 +99,8 @@ class ColumnOfMatrices:
         return total
 
     def __repr__(self):
+        if isinstance(self.s, sp.MatrixSymbol):
+            return f"ColumnOfMatrices({self.n} entries of {self.n} x {self.m}; entry i has row i = {self.s}^T)"
         return (
             f"ColumnOfMatrices({self.n} entries of {self.n} x {self.m}; "
             f"entry i has row i = [{', '.join(map(str, self.s[:3]))}{', ...' if self.m > 3 else ''}])"
@@ -171,19 +179,50 @@ class LayerDerivation:
         return self.network.cost.gradient(self.a, self.network.z)
 
     # -- the recursion and the outer-product reduction -------------------------
+    # -- the matrix forms every consumer reads (symbackprop.forms) ------------------
+    @cached_property
+    def delta_form(self):
+        """Delta^l as a matrix form over the batch: the recursion as the code runs it (forms.delta_form)."""
+        return forms.delta_form(self.derivation, self.l, self.derivation.matrices)
+
+    @cached_property
+    def gradient_forms(self):
+        """(dE/dW^l, dE/db^l) = ((1/beta) Delta^l (S^{l-1})^T, (1/beta) Delta^l 1) (eq. 87-90)."""
+        return forms.gradient_forms(self.l, self.derivation.matrices)
+
+    @property
+    def dW_form(self):
+        return self.gradient_forms[0]
+
+    @property
+    def db_form(self):
+        return self.gradient_forms[1]
+
+    def jacobian_form(self, M):
+        """da^l/dy^l for one example as a matrix form, with a'(y) as derived (in y): the chain's factor."""
+        if self.activation.elementwise:
+            return DiagMatrix(forms.Elementwise(self.activation.derivative, {_Y: M.Y(self.l)}))
+        return forms.jacobian_form(self.activation, M.Y(self.l), M.A(self.l))
+
+    def column_form(self, M):
+        """dy^l/dW^l as the column-vector of matrices over the symbol of s^{l-1} (for evaluation)."""
+        return ColumnOfMatrices(M.A(self.l - 1), self.n)
+
     @cached_property
     def delta(self):
-        """delta^l = (dE/dy^l)^T, n x 1, in local symbols (eq. 54, 60, 65).
+        """delta^l = (dE/dy^l)^T, n x 1, in local symbols (eq. 54, 60, 65): :attr:`delta_form` for one example.
 
         For l < L it is written with the next layer's delta^{l+1}_k as symbols.
         """
+        net, M = self.network, self.derivation.matrices.at(1)
+        values = {M.Y(self.l): self.y, M.A(self.l): self.a}
         if self.is_output:
-            return (self.dE_da * self.da_dy).T
-        W_next = self.network.W(self.l + 1)
-        back = W_next.T * self.network.delta_local(self.l + 1)
-        if self.activation.elementwise:
-            return sp.ImmutableMatrix([d * v for d, v in zip(self.da_dy_diagonal, back)])  # a' (.) W^T delta
-        return self.da_dy.T * back
+            values[M.Z] = net.z
+        else:
+            values[M.W(self.l + 1)] = net.W(self.l + 1)
+            values[M.Delta(self.l + 1)] = net.delta_local(self.l + 1)
+        form = self.delta_form.xreplace({forms.BETA: 1})
+        return forms.explicit(form, values)
 
     @cached_property
     def dE_dW(self):
@@ -218,6 +257,7 @@ class Derivation:
         self.network = network
         self.spec = network.spec
         self.L = network.L
+        self.matrices = forms.LayerMatrices(network.sizes)  # W^l, Y^l, A^l, Delta^l, Z as named matrices
         self.layers = {l: LayerDerivation(self, l) for l in range(1, self.L + 1)}
         self._unrolled = {}  # l -> delta^l with the recursion unrolled (see delta_expanded)
 

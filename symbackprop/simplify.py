@@ -43,6 +43,7 @@ class OutputDelta:
     cancelled: sp.Expr | None = None  # the singular factor that cancelled, if any
     condition: str | None = None  # an assumption the simplification needs
     uses_y: bool = False  # True when the simplified form still needs y (e.g. relu's a'(y))
+    h: sp.Expr | None = None  # softmax outputs: h = a e'(a, z), delta_j = c (h_j - a_j sum_i h_i) / n
 
     @property
     def found_cancellation(self):
@@ -121,4 +122,4 @@ def _softmax_delta(activation, cost):
     gone = [f for f in _singular_factors(cost.derivative) if not simplified.has(sp.Pow(a[j], -1))]
     if condition and gone:
         cancelled = _named_factors(gone)
-    return OutputDelta(activation.label(), cost.label(), naive, simplified, cancelled, condition)
+    return OutputDelta(activation.label(), cost.label(), naive, simplified, cancelled, condition, h=h)

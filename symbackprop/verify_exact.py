@@ -1,0 +1,200 @@
+"""The exact proof: (a) direct = (b) chain = (c) outer reduced to 0 symbolically, for small networks.
+
+SymPy builds the three forms in explicit symbols: (c) is the derivation's matrix forms made explicit
+(:attr:`LayerDerivation.delta`), (b) the long chain product with the column-vector of matrices, (a) the
+composed E differentiated.  The differences are reduced by :func:`_reduces_to_zero`: every function
+application (exp, tanh, log, sign, ...) is named by a symbol and every Piecewise written as its branches
+times indicator symbols, then the result is expanded and cancelled.  The reduction is sound: it can only
+fail to prove, never prove falsely.
+"""
+import contextlib
+import math
+import signal
+import threading
+
+import sympy as sp
+
+from . import forms
+from .verify_report import Check
+
+EXACT_MAX_PARAMS = 60
+EXACT_MAX_DEPTH = 3
+EXACT_MAX_BATCH = 3
+
+
+def _exact_is_cheap(spec):
+    """``auto`` proves exactly when the composed E is small enough to take seconds, not minutes.
+
+    Measured here: 3-4-2 sigmoid/mse (26 parameters) 1.2 s; 3-3-3 leaky_relu/softmax (24) 60 s,
+    because softmax couples every output to every exponential.  Explicit ``exact`` allows more.
+    """
+    softmax = any(not a.elementwise for a in spec.activations)
+    return (spec.n_params <= (16 if softmax else 30) and spec.depth <= EXACT_MAX_DEPTH
+            and (spec.batch or 1) <= 2)
+
+_ODD = {sp.sign, sp.tanh, sp.sinh, sp.sin, sp.tan, sp.atan, sp.erf, sp.asinh}
+_EVEN = {sp.Abs, sp.cosh, sp.cos}
+
+class _OutOfTime(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _time_limit(seconds):
+    """Interrupt the block after ``seconds`` (main thread only; elsewhere no limit)."""
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def alarm(signum, frame):
+        raise _OutOfTime
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _atomize(expr, table):
+    """Replace every function application by a symbol, bottom-up, one symbol per distinct call.
+
+    ``exp(u)``, ``tanh(u)``, ``log(u)``, ``sign(u)`` ... become symbols keyed on the call with its
+    argument expanded, and each Piecewise((e1, c1), (e2, c2), ..., (ek, True)) becomes
+    e1*I1 + e2*(1-I1)*I2 + ... with an indicator symbol per condition.  The difference of two
+    forms is then a rational function of free symbols; if it is identically 0, it is 0 for every
+    value those symbols stand for, so the identity holds (the reduction is sound; it can only
+    fail to prove, never prove falsely).
+    """
+    def atom(e):
+        """The symbol for the call e, with odd/even symmetry and exp(u + v) = exp(u) exp(v) applied."""
+        arg = sp.expand(e.args[0]) if e.args else None
+        if e.func == sp.exp:  # exp(sum c_k m_k) -> prod atom(exp(m_k))^c_k
+            out = sp.Integer(1)
+            for term in sp.Add.make_args(arg):
+                c, m = term.as_coeff_Mul()
+                out *= table.setdefault(sp.exp(m), sp.Dummy(f"f{len(table)}", positive=True)) ** c
+            return out
+        sign = 1
+        if len(e.args) == 1 and e.func in _ODD | _EVEN:
+            flipped = sp.expand(-arg)
+            if sp.default_sort_key(flipped) < sp.default_sort_key(arg):
+                arg, sign = flipped, (-1 if e.func in _ODD else 1)
+        key = e.func(arg) if len(e.args) == 1 else e.func(*[sp.expand(a) for a in e.args])
+        return sign * table.setdefault(key, sp.Dummy(f"f{len(table)}"))
+
+    def piecewise(pw):
+        total, outside = sp.Integer(0), sp.Integer(1)
+        for e, c in pw.args:
+            if c == sp.true:
+                return total + outside * e
+            c = c.func(sp.expand(c.lhs - c.rhs), 0) if isinstance(c, sp.core.relational.Relational) else c
+            ind = table.setdefault(c, sp.Dummy(f"I{len(table)}"))
+            total += outside * ind * e
+            outside *= 1 - ind
+        return total
+
+    def is_call(e):
+        return isinstance(e, (sp.Function, sp.Abs)) and not isinstance(e, sp.Piecewise) or \
+            (e.is_Pow and not e.exp.is_Integer)
+
+    expr = expr.replace(lambda e: isinstance(e, sp.Piecewise), piecewise)
+    return expr.replace(is_call, atom)
+
+
+def _reduces_to_zero(expr, table):
+    if expr == 0:
+        return True
+    reduced = sp.expand(_atomize(expr, table))
+    if reduced == 0:
+        return True
+    indicators = {v for k, v in table.items() if isinstance(k, sp.core.relational.Relational)}
+    if indicators:  # I**k = I for an indicator
+        reduced = sp.expand(reduced.replace(lambda e: e.is_Pow and e.base in indicators, lambda e: e.base))
+        if reduced == 0:
+            return True
+    numerator, _ = sp.fraction(sp.together(reduced))
+    return sp.expand(numerator) == 0
+
+
+def _compare_exact(left, right, table):
+    """All entries of left - right reduce to 0?  Returns (entries, failures)."""
+    bad = sum(not _reduces_to_zero(l - r, table) for l, r in zip(left, right))
+    return len(left), bad
+
+
+def _exact_checks(derivation, tick=lambda: None):
+    net, L = derivation.network, derivation.L
+    checks, table = [], {}
+    composed = net.composed_substitution()
+    E = net.error()
+
+    def add(l, quantity, forms, entries, bad, note=""):
+        checks.append(Check(l, quantity, forms, "exact", entries, 0.0 if not bad else math.inf, 0.0, not bad, note))
+
+    # (c) writes a'(y) and the output delta through a where that form was proved: in local symbols the
+    # a^l_i are then tied to the y^l_i by the forward rule a^l = a(y^l), and softmax deltas by sum z = 1
+    local = _forward_rule(net)
+    for l in range(L, 0, -1):
+        for wrt, params in (("W", list(net.W(l))), ("b", list(net.b(l)))):
+            quantity = f"dE/d{wrt}^{l}"
+            outer = [o.xreplace(local) for o in derivation.outer_gradient(l, wrt)]  # (c), local symbols
+            chain = [c.xreplace(local) for c in derivation.chain_product(l, wrt)]  # (b), local symbols
+            add(l, quantity, "(b) chain = (c) outer", *_compare_exact(chain, outer, table))
+            targets = {z: v for z, v in local.items() if z in set(net.z)}
+            direct = [sp.diff(E, p).xreplace(targets) for p in params]  # (a), the composed E differentiated
+            outer_composed = [o.xreplace(composed).xreplace(targets) for o in outer]
+            add(l, quantity, "(a) direct = (c) outer", *_compare_exact(direct, outer_composed, table))
+        tick()
+    if net.spec.batch:
+        checks += _exact_batch_checks(derivation, net.spec.batch, table)
+    return checks
+
+
+def _forward_rule(net):
+    """{a^l_i: a_i(y^l)} in local symbols, and z_n = 1 - sum of the other z for a softmax output (whose
+    simplified delta needs targets summing to 1)."""
+    mapping = {}
+    for l in range(1, net.L + 1):
+        mapping.update(zip(net.a_local(l), net.activations[l](list(net.y_local(l)))))
+    if not net.activations[net.L].elementwise:
+        z = list(net.z)
+        mapping[z[-1]] = 1 - sp.Add(*z[:-1])
+    return mapping
+
+
+def _exact_batch_checks(derivation, beta, table):
+    """Eq. 86-90: the batch error's direct derivative against the derivation's batch gradient forms
+    (1/beta) Delta^l (S^{l-1})^T and (1/beta) Delta^l 1, with Delta^l column c the delta of example c."""
+    from .forms import BETA
+
+    net, L = derivation.network, derivation.L
+    E = net.batch_error(beta)
+    layers = net.batch_forward(beta)
+    X, Z = net.X(beta), net.Z(beta)
+    targets = {}
+    if not net.activations[L].elementwise:  # a softmax output's simplified delta needs sum_i Z_ic = 1
+        targets = {Z[-1, c]: 1 - sp.Add(*Z[:-1, c]) for c in range(beta)}
+    columns = []
+    for c in range(beta):  # the single-example symbols of column c
+        mapping = {xi: X[j, c] for j, xi in enumerate(net.x)}
+        mapping.update({zi: Z[i, c] for i, zi in enumerate(net.z)})
+        for k in range(1, L + 1):
+            mapping.update({s: layers[k][0][i, c] for i, s in enumerate(net.y_local(k))})
+            mapping.update({s: layers[k][1][i, c] for i, s in enumerate(net.a_local(k))})
+        columns.append(mapping)
+    M = derivation.matrices.at(beta)
+    checks = []
+    for l in range(L, 0, -1):
+        delta = derivation.delta_expanded(l)
+        Delta = sp.ImmutableMatrix(sp.Matrix.hstack(*[delta.xreplace(m) for m in columns]))  # eq. 87
+        values = {M.Delta(l): Delta, M.A(l - 1): sp.ImmutableMatrix(layers[l - 1][1])}
+        for wrt, params, form in (("W", net.W(l), derivation[l].dW_form), ("b", net.b(l), derivation[l].db_form)):
+            outer = forms.explicit(form.xreplace({BETA: beta}), values)
+            direct = [sp.diff(E, p).xreplace(targets) for p in params]
+            entries, bad = _compare_exact(direct, [o.xreplace(targets) for o in outer], table)
+            checks.append(Check(l, f"dE/d{wrt}^{l} (batch)", "(a) direct = (c) outer", "exact", entries,
+                                0.0 if not bad else math.inf, 0.0, not bad, f"beta = {beta}"))
+    return checks

@@ -1,0 +1,193 @@
+"""The high-precision checks: the derivation's own formulas evaluated at points across regimes.
+
+For every point of :mod:`symbackprop.points` and every layer l:
+
+* (c) *outer*: the derivation's matrix forms, exactly as the code prints them: ``Delta^l`` from
+  :attr:`LayerDerivation.delta_form` (the simplified output delta at the top, then the recursion) and
+  dE/dW^l = Delta^l (S^{l-1})^T from :attr:`LayerDerivation.dW_form`;
+* (b) *chain*: the long product dE/da^L da^L/dy^L W^L ... da^l/dy^l of the derivation's Jacobian forms,
+  times the column-vector of matrices dy^l/dW^l through its own entries (:meth:`ColumnOfMatrices.nonzero`);
+* (a) *direct*: the composed error itself, differenced centrally at twice the precision along a random
+  rank-one direction u v^T of W^l and a random direction of b^l (and one coordinate each).
+
+The n_l x n_{l-1} gradient is compared through projections u^T (dE/dW) v with random u, v (if two
+matrices differ, a random projection tells them apart with probability 1) plus every entry of delta.
+Every number is a fixed-point number of :mod:`symbackprop.evaluate`: nothing is stored per weight
+except the weight itself.
+"""
+import random
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from . import forms
+from .evaluate import Evaluator, Fixed, fixed_bits
+from .points import REGIMES, error, forward, linear, make_point
+
+PROBES = 2  # random projections u^T (dE/dW) v per layer and point, besides one coordinate
+
+
+def relative(values, reference):
+    """max |v - r| / max(max |r|, 1e-300), over numbers that must all be finite reals (else inf)."""
+    values, reference = list(values), list(reference)
+    if not all(isinstance(v, mpmath.mpf) and mpmath.isfinite(v) for v in (*values, *reference)):
+        return mpmath.inf
+    scale = max([abs(r) for r in reference] + [mpmath.mpf(10) ** -300])
+    return max(abs(v - r) for v, r in zip(values, reference)) / scale
+
+
+class PointChecks:
+    """Everything evaluated at one point: forward values, (b), (c), (a) for each layer."""
+
+    def __init__(self, derivation, point):
+        self.d, self.net, self.point = derivation, derivation.network, point
+        self.F, self.L = point.F, derivation.L
+        self.beta = point.beta
+        self.M = derivation.matrices.at(self.beta)
+        self.Ys, self.As = forward(self.net, point)
+        leaves = {self.M.Z: point.Z}
+        for l in range(1, self.L + 1):
+            leaves.update({self.M.W(l): point.W[l], self.M.Y(l): self.Ys[l], self.M.A(l): self.As[l]})
+        leaves[self.M.A(0)] = self.As[0]
+        self.ev = Evaluator(leaves, self.F, {forms.BETA: self.beta})
+        self.deltas = {}
+        for l in range(self.L, 0, -1):  # (c): the recursion as the code runs it
+            form = derivation[l].delta_form.xreplace({forms.BETA: self.beta})
+            self.deltas[l] = self.ev.value(form)
+            self.ev.bind(self.M.Delta(l), self.deltas[l])
+
+    # -- (c) ----------------------------------------------------------------------------------
+    def outer_projection(self, l, wrt, u, v):
+        """u^T (dE/dW^l) v or u^T dE/db^l from the derivation's gradient forms (c)."""
+        W_form, b_form = self.d[l].gradient_forms
+        form = (W_form if wrt == "W" else b_form).xreplace({forms.BETA: self.beta})
+        probe = sp.MatrixSymbol("v_probe", form.shape[1], 1)
+        self.ev.bind(probe, v)
+        column = self.ev.value(form * probe)  # right to left: never the n x m matrix
+        return _dot(u, column)
+
+    # -- (b) ----------------------------------------------------------------------------------
+    def chain_row(self, l):
+        """dE/dy^l as the long product of eq. 50-51 (one example: beta = 1), a 1 x n_l Fixed row."""
+        M = self.M
+        row = self.ev.value(forms.dE_da_form(self.net.cost, M.A(self.L), M.Z))
+        for k in range(self.L, l, -1):
+            row = self._row_times(row, self.d[k].jacobian_form(M))  # . da^k/dy^k
+            row = self._row_times(row, M.W(k))  # . W^k = dy^k/da^{k-1} (eq. 41)
+        return self._row_times(row, self.d[l].jacobian_form(M))
+
+    def _row_times(self, row, form):
+        r = sp.MatrixSymbol("r_row", 1, form.shape[0])
+        self.ev.bind(r, row)
+        return self.ev.value(r * form)
+
+    def chain_projection(self, l, row, u, v):
+        """u^T (row . dy^l/dW^l) v through the column-vector of matrices' own entries (eq. 18)."""
+        column = self.d[l].column_form(self.M)
+        cache, total = {}, mpmath.mpf(0)
+        for i in range(column.n):
+            where, values = column.nonzero(i)
+            if values not in cache:
+                probe = sp.MatrixSymbol("v_probe", values.shape[1], 1)
+                self.ev.bind(probe, v)
+                cache[values] = self.ev.value(values * probe).v[0, 0]
+            with mpmath.workprec(self.F + 64):
+                total += row.v[0, i] * u.v[where, 0] * cache[values]
+        return Fixed(np.array([[total]], dtype=object), self.F)
+
+    # -- (a) ----------------------------------------------------------------------------------
+    def direct(self, l, dy):
+        """d/dt E(y^l + t dy) at t = 0 by central differences at doubled precision (layers l..L only)."""
+        F2 = 2 * self.F + 40
+        h_bits = self.F + 20
+        Yl = self.Ys[l].at(F2)
+        step = dy.at(F2).times(sp.Rational(1, 2 ** h_bits))  # h dy, h = 2^-h_bits
+        values = []
+        for sign in (1, -1):
+            moved = Yl + step if sign > 0 else Yl - step
+            _, As = forward(self.net, self.point, F2, start=l, Y_start=moved, signals={l - 1: self.As[l - 1]})
+            values.append(error(self.net, As[self.L], self.point.Z, F2))
+        with mpmath.workprec(F2 + 64):
+            return (values[0] - values[1]) / (2 * mpmath.ldexp(1, -h_bits))
+
+
+def _dot(u, column):
+    with mpmath.workprec(u.F + 64):
+        total = mpmath.fdot(u.v[:, 0], column.v[:, 0])
+    return Fixed(np.array([[total]], dtype=object), column.F)
+
+
+def _random_vector(rng, n, F):
+    return Fixed.from_values([[round(rng.uniform(-1, 1) * 2 ** 20) / 2 ** 20] for _ in range(n)], F)
+
+
+def _unit(n, i, F):
+    v = np.full((n, 1), mpmath.mpf(0), dtype=object)
+    v[i, 0] = mpmath.mpf(1)
+    return Fixed(v, F)
+
+
+def numeric_checks(derivation, seed, digits, make_check, tick=lambda: None, regimes=REGIMES, beta=1):
+    """(b) = (c) and (a) = (c) rows for every layer, the worst over the points of ``regimes``."""
+    F = fixed_bits(digits)
+    tol = 10.0 ** -(digits - 20)
+    net, L = derivation.network, derivation.L
+    worst = {}  # (l, quantity, forms) -> [discrepancy, compared]
+
+    def record(l, quantity, pair, disc, count):
+        key = (l, quantity, pair)
+        old = worst.setdefault(key, [mpmath.mpf(0), 0])
+        old[0] = max(old[0], disc)
+        old[1] += count
+
+    suffix = " (batch)" if beta > 1 else ""
+    for k, regime in enumerate(regimes):
+        point = make_point(net, regime, seed + k, beta, F)
+        pc = PointChecks(derivation, point)
+        rng = random.Random(f"probes-{seed}-{k}")
+        for l in range(L, 0, -1):
+            n, m = net.n(l), net.n(l - 1)
+            probes = [(_random_vector(rng, n, F), _random_vector(rng, m, F)) for _ in range(PROBES)]
+            probes.append((_unit(n, rng.randrange(n), F), _unit(m, rng.randrange(m), F)))
+            c_W = [pc.outer_projection(l, "W", u, v) for u, v in probes]
+            db_c = pc.ev.value(derivation[l].db_form.xreplace({forms.BETA: beta}))
+            if beta == 1:  # (b): the chain is for one example
+                row = pc.chain_row(l)
+                b_W = [pc.chain_projection(l, row, u, v) for u, v in probes]
+                record(l, f"dE/dW^{l}", "(b) chain = (c) outer", relative(_flat(b_W), _flat(c_W)), len(probes))
+                record(l, f"dE/db^{l}", "(b) chain = (c) outer", relative(_flat([row.T]), _flat([db_c])), n)
+            # (a): the composed E along u v^T (W) and along w (b), against (c)
+            S = pc.As[l - 1]
+            for u, v in probes[:1] + probes[-1:]:
+                dy = u.matmul(v.T.matmul(S))  # u (v^T S): how y^l moves
+                direct = pc.direct(l, dy)
+                predicted = pc.outer_projection(l, "W", u, v).to_mpf()[0, 0]
+                record(l, f"dE/dW^{l}{suffix}", "(a) direct = (c) outer", _one(direct, predicted), 1)
+            for w in (probes[0][0], probes[-1][0]):
+                dy = Fixed(np.broadcast_to(w.v, (n, beta)).copy(), F)
+                direct = pc.direct(l, dy)
+                predicted = _dot(w, db_c).to_mpf()[0, 0]  # w . dE/db^l
+                record(l, f"dE/db^{l}{suffix}", "(a) direct = (c) outer", _one(direct, predicted), 1)
+            if k == 0:
+                tick()
+    rows = []
+    for (l, quantity, pair), (disc, count) in worst.items():
+        d = float(disc)
+        rows.append(make_check(l, quantity, pair, "high-precision", count, d, tol, d <= tol,
+                               f"{digits} digits, {len(regimes)} points ({', '.join(dict.fromkeys(regimes))})"))
+    rows.sort(key=lambda c: (-c.layer, c.quantity, c.forms))
+    return rows, point
+
+
+def _flat(fixeds):
+    return [x for f in fixeds for x in f.to_mpf().flat]
+
+
+def _one(direct, predicted):
+    if not all(isinstance(v, mpmath.mpf) and mpmath.isfinite(v) for v in (direct, predicted)):
+        return mpmath.inf
+    return abs(direct - predicted) / max(abs(predicted), mpmath.mpf(1))
+
+
+__all__ = ["numeric_checks", "PointChecks", "relative", "linear"]
