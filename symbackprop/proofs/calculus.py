@@ -14,7 +14,8 @@ from .reduction import INDEX, j
 
 
 # -- canonical names for derivatives of generic functions ------------------------------------------------------
-def _derivative_name(function, position, nargs):
+def derivative_name(function, position, nargs):
+    """The name of dF/d(argument ``position``): f' for one argument, e_a / e_z for two, F_0, F_1, ... beyond."""
     return f"{function}'" if nargs == 1 else f"{function}_{'az'[position] if nargs == 2 else position}"
 
 
@@ -38,7 +39,7 @@ def canonical_derivatives(expr):
         if sum(arg.has(var) for arg in inner.args) != 1 or var not in inner.args:
             return d  # the variable must be exactly one argument, and in no other
         position = inner.args.index(var)
-        return sp.Function(_derivative_name(inner.func, position, len(inner.args)))(*inner.args)
+        return sp.Function(derivative_name(inner.func, position, len(inner.args)))(*inner.args)
 
     def from_subs(s):
         if len(s.variables) != 1 or not isinstance(s.expr, sp.Derivative):
@@ -53,7 +54,7 @@ def canonical_derivatives(expr):
 def prime(function, argument):
     """f'(u), derived by SymPy (``sp.diff``) and written canonically.
 
-    >>> prime(sp.Function("f1"), sp.IndexedBase("y")[q])
+    >>> prime(sp.Function("f1"), sp.IndexedBase("y")[sp.Symbol("q")])
     f1'(y[q])
     """
     u = sp.Dummy("u")
@@ -89,7 +90,7 @@ class VectorFunction(sp.Expr):
     >>> E
     E(v)
     >>> sp.diff(E, y[1])
-    Sum(D[E](v)[_k]*W[_k, 1], (_k, 1, p))
+    Sum(W[_k, 1]*D[E](v)[_k], (_k, 1, p))
     """
 
     is_commutative = True
@@ -109,16 +110,16 @@ class VectorFunction(sp.Expr):
         entry = sp.diff(self.vector(k), s)
         return sp.S.Zero if entry == 0 else sp.Sum(VectorPartial(self, k) * entry, (k, 1, self.size))
 
-    def family(self, printer):
-        """F, or F_t for a family indexed by t."""
+    def family(self, printer, braces=False):
+        """F, or F_t for a family indexed by t (F_{t} for LaTeX)."""
         indices = ",".join(map(printer._print, self.indices))
-        return printer._print(self.name) + (f"_{{{indices}}}" if indices else "")
+        return printer._print(self.name) + ((f"_{{{indices}}}" if braces else f"_{indices}") if indices else "")
 
     def _sympystr(self, printer):
         return f"{self.family(printer)}({printer._print(self.label)})"
 
     def _latex(self, printer):
-        return rf"{self.family(printer)}\left({printer._print(self.label)}\right)"
+        return rf"{self.family(printer, braces=True)}\left({printer._print(self.label)}\right)"
 
 
 class VectorPartial(sp.Expr):

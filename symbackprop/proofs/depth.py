@@ -1,4 +1,28 @@
-# -- direct proofs at depth 1, 2, 3 --------------------------------------------------------------------------------
+"""Depths 1..6 checked directly: the composed error itself, differentiated by SymPy.
+
+:class:`ComposedNetwork` writes the error of an L-layer perceptron as nested
+``Sum``s with symbolic sizes n0..nL, undefined activations f1..fL and an
+undefined cost term e.  :func:`prove_depth` differentiates it by every W^l_rc and
+b^l_r (SymPy's own chain rule through the nested sums, nothing assumed) and
+compares with delta^l_r s^{l-1}_c, delta from the base case and the recursion.
+These proofs are per depth; every depth is the induction of
+:mod:`symbackprop.proofs.induction`.
+
+>>> prove_depth(2).verdict
+'proved under condition 1 <= r1 <= n1, 1 <= c1 <= n0, 1 <= r2 <= n2, 1 <= c2 <= n1'
+>>> prove_depth(2, derivative=False).verdict      # the hidden layer's f1' left out of delta^1
+'not proved'
+"""
+import time
+
+import sympy as sp
+
+from ..errors import SymbackpropError
+from .calculus import canonical_derivatives, cost_prime, prime
+from .proof import Proof, decide
+from .reduction import INDEX
+
+
 class ComposedNetwork:
     """The composed error of an L-layer perceptron with symbolic sizes n0..nL, as nested Sums.
 
@@ -52,34 +76,41 @@ class ComposedNetwork:
 
         return canonical_derivatives(expr.replace(is_y, name))
 
-    def delta(self, l, index, transpose=True):
-        """The claimed delta^l_index: the base case at L, the recursion below (opaque names)."""
+    def delta(self, l, index, transpose=True, derivative=True):
+        """The claimed delta^l_index: the base case at L, the recursion below (opaque names).
+
+        ``transpose=False`` (W^{l+1} for its transpose) and ``derivative=False`` (no
+        f_l' in the hidden layers) give wrong claims.
+        """
         if l == self.L:
             a = self.s(l, index, opaque=True)
             return cost_prime(self.e, a, self.z[index]) * prime(self.f[l], self.Y[l][index]) / self.sizes[l]
         nxt = self.index[l + 1]
         weight = self.W[l + 1][nxt, index] if transpose else self.W[l + 1][index, nxt]
-        back = sp.Sum(weight * self.delta(l + 1, nxt, transpose), (nxt, 1, self.sizes[l + 1]))
-        return prime(self.f[l], self.Y[l][index]) * back
+        back = sp.Sum(weight * self.delta(l + 1, nxt, transpose, derivative), (nxt, 1, self.sizes[l + 1]))
+        return (prime(self.f[l], self.Y[l][index]) if derivative else 1) * back
 
 
-def prove_depth(L, transpose=True, swap_outer=False):
+def prove_depth(L, transpose=True, swap_outer=False, derivative=True):
     """Differentiate the composed E of depth L by every W^l_rc and b^l_r; compare with delta^l_r s^{l-1}_c.
 
-    ``transpose=False`` (recursion without the transpose) and ``swap_outer=True``
-    (delta_c s_r) are wrong claims, kept to show that the prover can fail.
+    ``transpose=False`` (recursion without the transpose), ``derivative=False``
+    (no f_l' in the recursion) and ``swap_outer=True`` (delta_c s_r) are wrong
+    claims, kept to show that the prover can fail.
     """
     started = time.perf_counter()
     net = ComposedNetwork(L)
     E = net.error()
     rows = sp.symbols(f"r1:{L + 1}", **INDEX)
     cols = sp.symbols(f"c1:{L + 1}", **INDEX)
-    proof = Proof(f"depth {L}: composed error vs delta / outer-product form",
-                  f"for the {L}-layer perceptron with sizes n0..n{L}, generic activations f1..f{L} and cost term e: "
+    proof = Proof(f"depth {L}, checked directly: composed error vs delta / outer-product form",
+                  f"for the {L}-layer perceptron (depth {L} only) with sizes n0..n{L} symbolic, undefined "
+                  f"activations f1..f{L} and cost term e, the composed error differentiated by SymPy: "
                   "dE/dW^l_rc = delta^l_r s^{l-1}_c and dE/db^l_r = delta^l_r for every layer l",
                   r"\frac{\partial E}{\partial W^l_{rc}} = \delta^l_r s^{l-1}_c,\ "
                   r"\frac{\partial E}{\partial b^l_r} = \delta^l_r,\ " + f"l = 1..{L}")
-    if not transpose or swap_outer:
+    proof.depth = L
+    if not transpose or swap_outer or not derivative:
         proof.statement += "  [WRONG CLAIM]"
     proof.steps.append(("the composed error (nested sums)", sp.Eq(sp.Symbol("E"), E)))
     proof.steps.append(("after sp.diff, each y^l subexpression is named y^l[index], and SymPy's Derivative/Subs "
@@ -88,27 +119,9 @@ def prove_depth(L, transpose=True, swap_outer=False):
     for l in range(1, L + 1):
         R, C = rows[l - 1], cols[l - 1]
         ranges.update({R: (1, net.sizes[l]), C: (1, net.sizes[l - 1])})
-        delta_R = net.delta(l, C if swap_outer else R, transpose)
+        delta_R = net.delta(l, C if swap_outer else R, transpose, derivative)
         s_C = net.s(l - 1, R if swap_outer else C, opaque=True)
         claims.append((f"dE/dW{l}[{R},{C}]", net.opaque(sp.diff(E, net.W[l][R, C])), delta_R * s_C))
-        claims.append((f"dE/db{l}[{R}]", net.opaque(sp.diff(E, net.b[l][R])), net.delta(l, R, transpose)))
+        claims.append((f"dE/db{l}[{R}]", net.opaque(sp.diff(E, net.b[l][R])),
+                       net.delta(l, R, transpose, derivative)))
     return decide(proof, claims, ranges, started)
-
-
-def prove_all(depths=(1, 2, 3)):
-    """Every proof of this module: the generic layer, recursion, base case, batch, and direct depths.
-
-    >>> [p.proved for p in prove_all(depths=(1,))]
-    [True, True, True, True, True, True, True, True]
-    """
-    depths = tuple(depths)
-    return [
-        prove_layer_gradients(),
-        prove_softmax_jacobian(),
-        prove_recursion("elementwise"),
-        prove_recursion("softmax"),
-        prove_base_case("elementwise"),
-        prove_base_case("softmax"),
-        prove_batch(),
-        *[prove_depth(L) for L in depths],
-    ]

@@ -30,8 +30,15 @@ import time
 import sympy as sp
 
 from ..errors import SymbackpropError
-from .calculus import VectorFunction, VectorPartial, _derivative_name, canonical_derivatives, name_partials, prime, \
-    softmax_vector
+from .calculus import (
+    VectorFunction,
+    VectorPartial,
+    canonical_derivatives,
+    derivative_name,
+    name_partials,
+    prime,
+    softmax_vector,
+)
 from .proof import Proof, decide
 from .reduction import INDEX, i, k, q
 
@@ -68,8 +75,9 @@ def prove_vector_chain_rule(sizes=(1, 2, 3)):
     for P in sizes:
         args = [entry(number) for number in range(1, P + 1)]
         vector_rule = sp.diff(VectorFunction("F", entry, P, "v"), y[q]).doit(deep=False)
-        vector_rule = vector_rule.replace(lambda e: isinstance(e, VectorPartial),
-                                          lambda e: sp.Function(_derivative_name(F, int(e.index) - 1, P))(*args))
+        vector_rule = vector_rule.replace(
+            lambda e: isinstance(e, VectorPartial),
+            lambda e, P=P, args=args: sp.Function(derivative_name(F, int(e.index) - 1, P))(*args))
         claims.append((f"P = {P}", canonical_derivatives(sp.diff(F(*args), y[q])),
                        canonical_derivatives(vector_rule)))
     return decide(proof, claims, {q: (1, n_l)}, started)
@@ -113,8 +121,8 @@ def prove_recursion(activation="elementwise", transpose=True, derivative=True):
     proof.steps += [
         ("layer l+1 on the activation of layer l", sp.Eq(sp.IndexedBase("y^{l+1}")[k], y_next(k))),
         ("every layer above l+1 and the cost: one undefined function of y^{l+1}", sp.Eq(sp.Symbol("E"), E)),
-        ("dE/dy^l_q by sp.diff: the chain rule through the n_{l+1} entries of y^{l+1}, "
-         "each entry differentiated by SymPy", chain),
+        ("dE/dy^l_q by sp.diff: the chain rule through the n_{l+1} entries of y^{l+1}, each entry by SymPy",
+         chain),
         ("delta^{l+1}_k names D_k E_above(y^{l+1}) = dE/dy^{l+1}_k, known at layer l+1", None),
     ]
     derived = canonical_derivatives(name_partials(chain, E, lambda index: delta[index]))

@@ -1,4 +1,29 @@
-# -- (1) one layer, any downstream E -----------------------------------------------------------------------------
+"""One layer, the output layer and a batch, each for any sizes (book eq. 41, 54, 61-66, 86-90).
+
+* :func:`prove_layer_gradients`: y = W s + b (n x m) under an undefined E(y);
+  ``sp.diff`` takes the chain rule through y and gives dE/dW = delta s^T,
+  dE/db = delta, dE/ds = W^T delta with delta_i = dE/dy_i;
+* :func:`prove_softmax_jacobian`: da/dy of softmax, from its Sum form;
+* :func:`prove_base_case`: delta^L for E = (1/n) Sum_i e(a_i, z_i), e generic;
+* :func:`prove_batch`: dE/dW = (1/beta) Delta S^T, dE/db = (1/beta) Delta 1.
+
+>>> proof = prove_layer_gradients()
+>>> proof.verdict
+'proved under condition 1 <= r <= n, 1 <= c <= m'
+>>> prove_layer_gradients(claim_W=lambda delta, s, r, c: delta[c] * s[r]).verdict   # a wrong identity
+'not proved'
+"""
+import time
+
+import sympy as sp
+
+from ..errors import SymbackpropError
+from .calculus import VectorFunction, canonical_derivatives, cost_prime, name_partials, prime, softmax_vector
+from .proof import Proof, decide
+from .reduction import INDEX, c, i, j, k, m, n, q, r, t
+
+
+# -- (1) one layer under any E ----------------------------------------------------------------------------------
 def _outer(delta, s, r, c):
     return delta[r] * s[c]
 
@@ -6,17 +31,19 @@ def _outer(delta, s, r, c):
 def prove_layer_gradients(claim_W=_outer):
     """dE/dW_rc = delta_r s_c, dE/db_r = delta_r and dy_i/ds_c = W_ic for sizes n x m (eq. 41, 61-66).
 
-    E is any function of y with delta_i = dE/dy_i; the chain rule gives
-    dE/dW_rc = Sum_i delta_i dy_i/dW_rc, and SymPy differentiates the Sum form of y.
-    ``claim_W(delta, s, r, c)`` is the claimed entry (a wrong claim is not proved).
+    E = E(y) is an undefined function of the n entries of y, delta_i = dE/dy_i
+    names its gradient; ``sp.diff`` takes the chain rule through y and SymPy
+    differentiates the Sum form of each y_i.  ``claim_W(delta, s, r, c)`` is the
+    claimed entry (a wrong claim is not proved).
     """
     started = time.perf_counter()
     W, b, s, delta = (sp.IndexedBase(x) for x in ("W", "b", "s", "delta"))
     y_i = sp.Sum(W[i, j] * s[j], (j, 1, m)) + b[i]
+    E = VectorFunction("E", sp.Lambda(i, y_i), n, "y")
     proof = Proof(
         "layer gradients (eq. 41, 61-66)",
-        "for y_i = sum_j W_ij s_j + b_i (n x m, any n, m) and any E with delta_i = dE/dy_i: "
-        "dE/dW_rc = delta_r s_c, dE/db_r = delta_r, dy_i/ds_c = W_ic",
+        "for y_i = sum_j W_ij s_j + b_i (n x m, sizes symbolic) under an undefined E(y), delta_i = dE/dy_i: "
+        "dE/dW_rc = delta_r s_c, dE/db_r = delta_r, dy_i/ds_c = W_ic, dE/ds_c = (W^T delta)_c",
         r"\frac{\partial E}{\partial W_{rc}} = \delta_r s_c,\ \frac{\partial E}{\partial b_r} = \delta_r,\ "
         r"\frac{\partial y}{\partial s} = W",
     )
@@ -25,25 +52,24 @@ def prove_layer_gradients(claim_W=_outer):
         ("the layer with symbolic sizes (eq. 6)", sp.Eq(sp.IndexedBase("y")[i], y_i)),
         ("dy_i/dW_rc by sp.diff (KroneckerDelta form)", dy_dW),
         ("evaluated by SymPy: the Piecewise exposes the range condition c <= m", dy_dW.doit()),
-        ("chain rule for any E: dE/dW_rc = Sum_i delta_i dy_i/dW_rc, dE/db_r = Sum_i delta_i dy_i/db_r", None),
+        ("the error: an undefined function of y", sp.Eq(sp.Symbol("E"), E)),
+        ("dE/dW_rc by sp.diff: the chain rule through the n entries of y", sp.diff(E, W[r, c])),
+        ("delta_i names D_i E(y) = dE/dy_i", None),
     ]
+
+    def gradient(wrt):
+        return canonical_derivatives(name_partials(sp.diff(E, wrt), E, lambda index: delta[index]))
+
     claims = [
-        ("dE/dW_rc", sp.Sum(delta[i] * dy_dW.doit(), (i, 1, n)), claim_W(delta, s, r, c)),
-        ("dE/db_r", sp.Sum(delta[i] * sp.diff(y_i, b[r]), (i, 1, n)), delta[r]),
+        ("dE/dW_rc", gradient(W[r, c]), claim_W(delta, s, r, c)),
+        ("dE/db_r", gradient(b[r]), delta[r]),
         ("dy_i/ds_c (eq. 41: dy/ds = W)", sp.diff(y_i, s[c]).doit(), W[i, c]),
-        ("dE/ds_c = (W^T delta)_c", sp.Sum(delta[i] * sp.diff(y_i, s[c]), (i, 1, n)),
-         sp.Sum(W[i, c] * delta[i], (i, 1, n))),
+        ("dE/ds_c = (W^T delta)_c", gradient(s[c]), sp.Sum(W[i, c] * delta[i], (i, 1, n))),
     ]
     return decide(proof, claims, {r: (1, n), c: (1, m), i: (1, n)}, started)
 
 
-# -- (2) the recursion step -------------------------------------------------------------------------------------
-def softmax_vector(y, size, T):
-    """a_i = e^{y_i/T} / Sum_j e^{y_j/T} as a function of the index."""
-    total = sp.Sum(sp.exp(y[j] / T), (j, 1, size))
-    return lambda index: sp.exp(y[index] / T) / total
-
-
+# -- (2) the softmax Jacobian ---------------------------------------------------------------------------------
 def prove_softmax_jacobian():
     """da_i/dy_q = a_i (KroneckerDelta(i, q) - a_q) / T, derived by SymPy from the Sum form."""
     started = time.perf_counter()
@@ -91,25 +117,33 @@ def prove_base_case(activation="elementwise"):
 def prove_batch(claim_W=None):
     """dE/dW = (1/beta) Delta S^T and dE/db = (1/beta) Delta 1 for Y = W S + B (eq. 86-90).
 
-    B has beta identical columns b; E = (1/beta) Sum_t E_t where E_t depends on
-    column t of Y only, and Delta[i, t] = dE_t/dY[i, t].
+    B has beta identical columns b; E = (1/beta) Sum_t E_t(Y[:, t]) where each E_t
+    is an undefined function of column t of Y; Delta[i, t] names dE_t/dY[i, t].
+    ``sp.diff`` takes the chain rule through each column.
     """
     started = time.perf_counter()
     beta = sp.Symbol("beta", **INDEX)
     W, b, S, Delta = (sp.IndexedBase(x) for x in ("W", "b", "S", "Delta"))
     Y_it = sp.Sum(W[i, j] * S[j, t], (j, 1, m)) + b[i]  # B[i, t] = b[i] for every column t
 
+    E_t = VectorFunction("E", sp.Lambda(i, Y_it), n, "Y[:, t]", t)
+    E = sp.Sum(E_t, (t, 1, beta)) / beta
+
     def grad(wrt):
-        return sp.Sum(Delta[i, t] * sp.diff(Y_it, wrt), (i, 1, n), (t, 1, beta)) / beta
+        return name_partials(sp.diff(E, wrt), E_t, lambda index, column: Delta[index, column])
 
     claim_W = claim_W or (lambda: sp.Sum(Delta[r, t] * S[c, t], (t, 1, beta)) / beta)
     proof = Proof("batch gradients (eq. 86-90)",
-                  "for Y = W S + B (B = beta copies of b) and E = (1/beta) sum_t E_t: "
+                  "for Y = W S + B (n x m, beta columns, sizes symbolic; B = beta copies of b) and "
+                  "E = (1/beta) sum_t E_t(Y[:, t]), each E_t an undefined function, Delta[i, t] = dE_t/dY[i, t]: "
                   "dE/dW = (1/beta) Delta S^T, dE/db = (1/beta) Delta 1",
                   r"\frac{\partial E}{\partial W} = \frac{1}{\beta}\Delta S^T,\ "
                   r"\frac{\partial E}{\partial b} = \frac{1}{\beta}\Delta \mathbf{1}")
     proof.steps += [("column t of the batch linearity", sp.Eq(sp.IndexedBase("Y")[i, t], Y_it)),
-                    ("chain rule: E_t depends on column t only; Delta[i, t] = dE_t/dY[i, t]", None)]
+                    ("the error: the mean of undefined functions of the columns", sp.Eq(sp.Symbol("E"), E)),
+                    ("dE/dW_rc by sp.diff: the chain rule through the n entries of each column",
+                     sp.diff(E, W[r, c])),
+                    ("Delta[i, t] names D_i E_t(Y[:, t]) = dE_t/dY[i, t]", None)]
     claims = [("dE/dW_rc", grad(W[r, c]), claim_W()),
               ("dE/db_r", grad(b[r]), sp.Sum(Delta[r, t], (t, 1, beta)) / beta)]
     return decide(proof, claims, {r: (1, n), c: (1, m)}, started)

@@ -4,7 +4,7 @@
 by :class:`~symbackprop.proofs.reduction.Reduction`, and the verdict is "proved"
 only when every difference reduces to exactly 0.
 
->>> from symbackprop.proofs.reduction import n, r
+>>> from symbackprop.proofs.reduction import k, n, r
 >>> d = sp.IndexedBase("d")
 >>> claim = ("d_r", sp.Sum(sp.KroneckerDelta(r, k) * d[k], (k, 1, n)), d[r])
 >>> decide(Proof("pick", "Sum_k KD(r, k) d_k = d_r", ""), [claim], {r: (1, n)}, time.perf_counter()).verdict
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from .reduction import Reduction, k
+from .reduction import Reduction
 
 
 @dataclass
@@ -29,6 +29,7 @@ class Proof:
     verdict: str = "not proved"
     condition: str | None = None
     seconds: float = 0.0
+    depth: int | None = None  # set for a depth checked directly on the composed error
 
     @property
     def proved(self):
