@@ -55,6 +55,7 @@ class Proof:
             "proved": self.proved,
             "condition": self.condition,
             "seconds": round(self.seconds, 4),
+            "depth": self.depth,
         }
 
     def _repr_latex_(self):

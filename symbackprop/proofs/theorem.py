@@ -12,7 +12,7 @@ Three kinds of statement, each a :class:`~symbackprop.proofs.proof.Proof`:
   argument not checked by SymPy; it is what "E_above" stands for.
 
 >>> print(summary(prove_all(depths=(1,))))   # doctest: +NORMALIZE_WHITESPACE
-9 of 9 statements proved. Sizes are symbols and activations, cost terms and the error above a layer are
+9 of 9 statements proved for every size. Sizes are symbols and activations, cost terms and the error above a layer are
 undefined functions. Depth 1 checked directly on the composed error. Every depth: by induction on L - l, from
 the base case at layer L and the induction step, proved once for a generic layer l (element-wise or softmax) under
 an undefined E_above(y^{l+1}); the layer gradients hold for any E(y^l).
@@ -46,9 +46,9 @@ def prove_all(depths=(1, 2, 3)):
 
 
 def summary(proofs):
-    """One paragraph saying exactly what ``proofs`` (from :func:`prove_all`) establish."""
+    """A few lines saying exactly what ``proofs`` (from :func:`prove_all`) establish, and what not."""
     held = sum(p.proved for p in proofs)
-    lines = [f"{held} of {len(proofs)} statements proved."]
+    lines = [f"{held} of {len(proofs)} statements proved for every size."]
     failed = [p.name for p in proofs if not p.proved]
     if failed:
         lines.append("NOT proved: " + "; ".join(failed) + ".")
@@ -65,4 +65,4 @@ def summary(proofs):
     else:
         lines.append("Every depth: not established (the base case, the induction step, the chain rule through a "
                      "vector or the layer gradients is missing or not proved).")
-    return " ".join(lines)
+    return "\n".join(lines)
