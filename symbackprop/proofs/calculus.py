@@ -67,13 +67,11 @@ def cost_prime(e, a, z):
     return canonical_derivatives(sp.diff(e(u, z), u)).xreplace({u: a})
 
 
-# -- (2) the recursion step -------------------------------------------------------------------------------------
+# -- softmax with a symbolic number of entries ---------------------------------------------------------------
 def softmax_vector(y, size, T):
     """a_i = e^{y_i/T} / Sum_j e^{y_j/T} as a function of the index."""
     total = sp.Sum(sp.exp(y[j] / T), (j, 1, size))
     return lambda index: sp.exp(y[index] / T) / total
-
-
 
 
 # -- the chain rule through a vector of symbolic length ----------------------------------------------------------
