@@ -316,6 +316,12 @@ def test_bad_depth_is_a_clear_error(bad):
         prove_all(depths=(bad,))
 
 
+@pytest.mark.parametrize("bad", [(), (0,), (7,), ("2",), (True,)])
+def test_bad_chain_rule_sizes_are_a_clear_error(bad):
+    with pytest.raises(SymbackpropError, match="sizes must be integers"):
+        prove_vector_chain_rule(sizes=bad)
+
+
 def test_bad_activation_kind_is_a_clear_error():
     with pytest.raises(SymbackpropError, match="elementwise"):
         prove_recursion("relu")

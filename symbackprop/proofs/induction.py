@@ -64,6 +64,9 @@ def prove_vector_chain_rule(sizes=(1, 2, 3)):
     >>> prove_vector_chain_rule(sizes=(2,)).proved
     True
     """
+    sizes = tuple(sizes)
+    if not sizes or any(isinstance(P, bool) or not isinstance(P, int) or not 1 <= P <= 6 for P in sizes):
+        raise SymbackpropError(f"sizes must be integers from 1 to 6, got {sizes!r}")
     started = time.perf_counter()
     y, _, _, _, _, _, entry = _layer_above("elementwise")
     F = sp.Function("F")
