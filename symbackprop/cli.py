@@ -86,7 +86,7 @@ def _cmd_verify(args):
 
 
 def _cmd_prove(args):
-    from .proofs import prove_all
+    from .proofs import prove_all, summary
 
     try:
         depths = tuple(int(d) for d in args.depths.split(","))
@@ -97,8 +97,7 @@ def _cmd_prove(args):
         print(json.dumps([p.to_dict() for p in proofs], indent=2))
     else:
         print("\n\n".join(p.text() for p in proofs))
-        held = sum(p.proved for p in proofs)
-        print(f"\n{held} of {len(proofs)} statements proved for every size (symbolic n, m, p)")
+        print("\n" + summary(proofs))
     return 0 if all(p.proved for p in proofs) else 1
 
 

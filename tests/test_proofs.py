@@ -1,6 +1,9 @@
 """Tests for symbackprop.proofs: the size-generic proofs hold, wrong identities are NOT proved,
-and the proved formulas agree with finite differences of a concrete network."""
+the induction step is derived by SymPy's chain rule (not assumed), and the proved formulas agree
+with finite differences of a concrete network."""
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -10,11 +13,15 @@ from symbackprop.errors import SymbackpropError
 from symbackprop.proofs import (
     ComposedNetwork,
     Reduction,
+    VectorFunction,
+    VectorPartial,
     c,
     canonical_derivatives,
     i,
     m,
     n,
+    n_l,
+    n_next,
     prove_all,
     prove_base_case,
     prove_batch,
@@ -22,8 +29,10 @@ from symbackprop.proofs import (
     prove_layer_gradients,
     prove_recursion,
     prove_softmax_jacobian,
+    prove_vector_chain_rule,
     q,
     r,
+    summary,
 )
 
 
@@ -33,8 +42,8 @@ def proofs():
 
 
 def test_every_proof_holds(proofs):
-    # eq. 41, 54, 57-60, 61-66, 86-90 and the direct depth-1..3 proofs
-    assert len(proofs) == 10
+    # eq. 41, 54, 57-60, 61-66, 86-90, the chain rule through a vector, the induction step and depths 1..3
+    assert len(proofs) == 11
     for proof in proofs:
         assert proof.proved, proof.text()
         assert proof.steps[-1][1] == 0  # the last reduced difference is exactly zero
@@ -51,6 +60,7 @@ def test_layer_gradient_condition_is_the_index_range():
 
 def test_depth_conditions_name_every_layer(proofs):
     depth3 = proofs[-1]
+    assert depth3.depth == 3 and "(depth 3 only)" in depth3.statement
     for l in (1, 2, 3):
         assert f"1 <= r{l} <= n{l}" in depth3.condition and f"1 <= c{l} <= n{l - 1}" in depth3.condition
 
@@ -69,6 +79,23 @@ def test_recursion_without_transpose_is_not_proved():
     assert not prove_recursion("softmax", transpose=False).proved
     assert not prove_depth(2, transpose=False).proved
     assert not prove_depth(3, transpose=False).proved
+
+
+@pytest.mark.parametrize("activation", ["elementwise", "softmax"])
+def test_induction_step_without_the_activation_derivative_is_not_proved(activation):
+    # wrong: delta^l = (W^{l+1})^T delta^{l+1} without f'(y^l) (element-wise) or without J^T (softmax)
+    wrong = prove_recursion(activation, derivative=False)
+    assert not wrong.proved and "WRONG CLAIM" in wrong.statement
+    assert wrong.steps[-1][1] != 0  # the reduced difference is what is left over, not zero
+    both = prove_recursion(activation, transpose=False, derivative=False)
+    assert not both.proved and "no transpose, no activation derivative" in both.statement
+
+
+def test_depth_without_the_activation_derivative_is_not_proved():
+    # wrong: the hidden deltas of the composed error without f_l'(y^l); depth 1 has no hidden layer to break
+    assert prove_depth(1, derivative=False).proved
+    assert not prove_depth(2, derivative=False).proved
+    assert not prove_depth(3, derivative=False).proved
 
 
 def test_batch_without_the_mean_is_not_proved():
@@ -90,6 +117,101 @@ def test_wrong_softmax_jacobian_is_not_reduced_to_zero():
     a = lambda x: sp.exp(y[x] / T) / total
     wrong = a(i) * (sp.KroneckerDelta(i, q) - a(i)) / T
     assert Reduction({i: (1, n), q: (1, n)}).normal_form(sp.diff(a(i), y[q]) - wrong) != 0
+
+
+# -- the induction step: derived by the engine, once, for a generic layer --------------------------------------------
+@pytest.mark.parametrize("activation", ["elementwise", "softmax"])
+def test_induction_step_is_derived_through_an_opaque_error_above(activation):
+    # dE/dy^l_q for E = E_above(y^{l+1}), E_above undefined: sp.diff produces the chain rule (D_k E_above terms),
+    # and after naming delta^{l+1}_k = D_k E_above it reduces to the recursion, with n_l, n_{l+1} symbolic
+    proof = prove_recursion(activation)
+    assert proof.proved and proof.verdict == "proved under condition 1 <= q <= n_l"
+    described = dict(proof.steps)
+    opaque = next(e for d, e in proof.steps if d.startswith("every layer above l+1"))
+    assert isinstance(opaque.rhs, VectorFunction) and opaque.rhs.size == n_next
+    chain = next(e for d, e in proof.steps if d.startswith("dE/dy^l_q by sp.diff"))
+    assert chain.has(VectorPartial) and not chain.has(sp.IndexedBase("delta^{l+1}"))  # not typed in: derived
+    derived = described["delta^l_q = dE/dy^l_q: derived by SymPy"]
+    assert derived.has(sp.IndexedBase("delta^{l+1}")) and not derived.has(VectorPartial)
+    assert {n_l, n_next} <= derived.free_symbols
+    assert "generic layer l of a network of any depth" in proof.statement
+
+
+def test_vector_chain_rule_agrees_with_sympy_and_a_wrong_one_is_caught(monkeypatch):
+    # the chain rule through a vector of symbolic length equals SymPy's for F(v_1..v_P), P = 1..4; a rule that
+    # drops the last entry (Sum to size - 1) fails that check and the induction step
+    assert prove_vector_chain_rule(sizes=(1, 2, 3, 4)).proved
+
+    def dropped_last(self, s):
+        kk = sp.Dummy("k", integer=True, positive=True)
+        return sp.Sum(VectorPartial(self, kk) * sp.diff(self.vector(kk), s), (kk, 1, self.size - 1))
+
+    monkeypatch.setattr(VectorFunction, "_eval_derivative", dropped_last)
+    assert not prove_vector_chain_rule(sizes=(1, 2)).proved
+    assert not prove_recursion("elementwise").proved
+    assert not prove_layer_gradients().proved
+
+
+def _claimed(proof):
+    return next(e for d, e in proof.steps if d.endswith(": claimed"))
+
+
+@pytest.mark.parametrize("activation", ["elementwise", "softmax"])
+def test_induction_step_matches_finite_differences_of_a_non_separable_error(activation):
+    # the proved delta^l at n_l = 3, n_{l+1} = 2, with f = tanh (or softmax, T = 1.5) and the non-separable
+    # E_above(u) = log(1 + u1^2) + u1 u2, whose gradient is (2 u1/(1 + u1^2) + u2, u1) by hand, against
+    # float64 central differences of E(y^l) = E_above(W act(y^l) + b) in numpy
+    rng = np.random.default_rng(7)
+    y, W, b = rng.normal(size=3), rng.normal(size=(2, 3)), rng.normal(size=2)
+    T = 1.5
+
+    def act(v):
+        return np.tanh(v) if activation == "elementwise" else np.exp(v / T) / np.exp(v / T).sum()
+
+    def error(v):
+        u = W @ act(v) + b
+        return np.log1p(u[0] ** 2) + u[0] * u[1]
+
+    u = W @ act(y) + b
+    delta_next = np.array([2 * u[0] / (1 + u[0] ** 2) + u[1], u[0]])
+    claimed = _claimed(prove_recursion(activation))
+    names = {sp.Symbol("T", positive=True): sp.Rational(3, 2)}
+    names.update({sp.IndexedBase("y^l")[x + 1]: sp.Float(y[x], 30) for x in range(3)})
+    names.update({sp.IndexedBase("delta^{l+1}")[x + 1]: sp.Float(delta_next[x], 30) for x in range(2)})
+    names.update({sp.IndexedBase("W^{l+1}")[x + 1, z + 1]: sp.Float(W[x, z], 30) for x in range(2) for z in range(3)})
+    h = 1e-6
+    for row in range(3):
+        expr = claimed.subs({n_l: 3, n_next: 2, q: row + 1}).doit().xreplace(names)
+        expr = expr.replace(lambda e: isinstance(e, sp.core.function.AppliedUndef),
+                            lambda e: {"f": sp.tanh, "f'": lambda v: 1 - sp.tanh(v) ** 2}[e.func.__name__](*e.args))
+        step = np.zeros(3)
+        step[row] = h
+        numeric = (error(y + step) - error(y - step)) / (2 * h)
+        assert float(expr.evalf(30)) == pytest.approx(numeric, rel=1e-6, abs=1e-9)
+
+
+def test_summary_says_every_depth_only_when_its_basis_is_proved(proofs):
+    # "every depth" rests on the base case, the induction step, the layer gradients and the vector chain rule
+    text = summary(proofs)
+    assert text.startswith("11 of 11 statements proved for every size.")
+    assert "Depths 1, 2, 3 checked directly on the composed error" in text
+    assert "Every depth: by induction on L - l" in text
+    broken = [prove_recursion("elementwise", transpose=False) if p.name.startswith("induction step, elementwise")
+              else p for p in proofs]
+    text = summary(broken)
+    assert text.startswith("10 of 11") and "NOT proved: induction step, elementwise" in text
+    assert "Every depth: not established" in text
+    assert "Every depth: not established" in summary([p for p in proofs if not p.name.startswith("base case")])
+
+
+def test_prove_command_prints_the_precise_summary():
+    # the command line reports what is proved: symbolic sizes, depths checked directly, the induction step
+    out = subprocess.run([sys.executable, "-m", "symbackprop", "prove", "--depths", "1,2"],
+                         check=False, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "Proof: induction step, elementwise layer l" in out.stdout
+    assert "Depths 1, 2 checked directly on the composed error" in out.stdout
+    assert "Every depth: by induction on L - l" in out.stdout
 
 
 # -- the reduction only takes sound steps ------------------------------------------------------------------------
@@ -192,6 +314,12 @@ def test_proof_object_renders(proofs):
 def test_bad_depth_is_a_clear_error(bad):
     with pytest.raises(SymbackpropError, match="depth must be an integer"):
         prove_all(depths=(bad,))
+
+
+@pytest.mark.parametrize("bad", [(), (0,), (7,), ("2",), (True,)])
+def test_bad_chain_rule_sizes_are_a_clear_error(bad):
+    with pytest.raises(SymbackpropError, match="sizes must be integers"):
+        prove_vector_chain_rule(sizes=bad)
 
 
 def test_bad_activation_kind_is_a_clear_error():
