@@ -44,7 +44,7 @@ class Fixed:
     vector on one fixed-point grid, chosen from its largest entry.
     """
 
-    __slots__ = ("v", "F")
+    __slots__ = ("F", "v")
 
     def __init__(self, v, F):
         self.v, self.F = v, F
@@ -115,10 +115,11 @@ class Fixed:
 class Dyadic:
     """A weight matrix k / 2^p with integers |k| < 2^24, held as float64 (exact)."""
 
-    __slots__ = ("k", "p")
+    __slots__ = ("_fixed", "k", "p")
 
     def __init__(self, k, p):
         self.k, self.p = k, p
+        self._fixed = {}
 
     @classmethod
     def from_float(cls, values, p=None):
@@ -149,14 +150,21 @@ class Dyadic:
         """W x, exact before one rounding (see the module docstring)."""
         ints, e = x.grid()
         product = _exact_product(self.k, ints)
-        with mpmath.workprec(x.F + 64):
-            out = np.empty(product.shape, dtype=object)
-            for idx, k in np.ndenumerate(product):
-                out[idx] = mpmath.mpf(exact_mpf(k, e - self.p))
+        prec, make, from_man_exp = x.F + 64, mpmath.mp.make_mpf, mpmath.libmp.from_man_exp
+        out = np.empty(product.shape, dtype=object)
+        for idx, k in np.ndenumerate(product):
+            out[idx] = make(from_man_exp(int(k), e - self.p, prec, "n"))
         return Fixed(out, x.F)
 
     def fixed(self, F):
-        return Fixed.from_values(self.values, F)
+        """The same numbers as a Fixed matrix (converted once per precision)."""
+        if F not in self._fixed:
+            make, from_man_exp = mpmath.mp.make_mpf, mpmath.libmp.from_man_exp
+            out = np.empty(self.shape, dtype=object)
+            for idx, k in np.ndenumerate(self.k):
+                out[idx] = make(from_man_exp(int(k), -self.p))
+            self._fixed[F] = Fixed(out, F)
+        return self._fixed[F]
 
 
 def exact_mpf(man, exp):
@@ -173,8 +181,10 @@ def _on_grid(x, e):
 
 
 def _to_mpf(value):
+    if isinstance(value, float):
+        return mpmath.mpf(value)  # exact: a float is a dyadic number of 53 bits
     if isinstance(value, mpmath.mpc):
-        raise ArithmeticError("a complex number (log of a negative?)")
+        raise ArithmeticError("a complex number (log of a negative?)")  # noqa: TRY004
     if isinstance(value, mpmath.mpf):
         return +value
     if isinstance(value, (int, np.integer)):

@@ -83,7 +83,7 @@ class Elementwise(MatrixExpr):
         return f"Elementwise({sp.sstr(self.formula)}, {args})"
 
     __repr__ = __str__
-    _sympystr = lambda self, printer: str(self)  # noqa: E731
+    _sympystr = lambda self, printer: str(self)
 
 
 class LayerMatrices:

@@ -25,10 +25,9 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from .activations import Y
-from .evaluate import Dyadic, Fixed, elementwise, scalar_function
-from .activations import A
+from .activations import A, Y
 from .costs import Z as _Z
+from .evaluate import Dyadic, Fixed, elementwise, scalar_function
 
 P_BITS = 20  # weights and biases are multiples of 2^-20
 REGIMES = ("order 1", "mixed regimes", "mixed regimes")
@@ -155,14 +154,22 @@ def activate(activation, Yf, F):
     return Fixed(out, F)
 
 
-def forward(network, point, F=None, start=1, Y_start=None, signals=None):
-    """(Y, A) dicts for layers start..L; from layer ``start`` with its linearity ``Y_start`` when given."""
+def forward(network, point, F=None, start=1, Y_start=None, signals=None, perturb=None):
+    """(Y, A) dicts for layers start..L; from layer ``start`` with its linearity ``Y_start`` when given.
+
+    ``perturb`` = {l: (u, v, w, h)} moves W^l by h u v^T and b^l by h w: y^l gains h (u (v^T s) + w 1^T).
+    """
     F = F or point.F
     Ys, As = {}, {0: point.X.at(F)}
     if signals:
         As.update(signals)
     for l in range(start, network.L + 1):
-        Ys[l] = Y_start if (l == start and Y_start is not None) else linear(point.W[l], point.b[l], As[l - 1].at(F))
+        S = As[l - 1].at(F)
+        Ys[l] = Y_start if (l == start and Y_start is not None) else linear(point.W[l], point.b[l], S)
+        if perturb and l in perturb:
+            u, v, w, h = perturb[l]
+            move = u.matmul(v.T.matmul(S)) + Fixed(np.broadcast_to(w.v, Ys[l].shape).copy(), F)
+            Ys[l] = Ys[l] + move.times(h)
         As[l] = activate(network.activations[l], Ys[l], F)
     return Ys, As
 

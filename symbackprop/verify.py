@@ -32,14 +32,21 @@ import sys
 import time
 
 from .errors import SymbackpropError
-from .verify_exact import EXACT_MAX_BATCH, EXACT_MAX_DEPTH, EXACT_MAX_PARAMS, _exact_checks, _exact_is_cheap
-from .verify_exact import _OutOfTime, _time_limit
+from .verify_exact import (
+    EXACT_MAX_BATCH,
+    EXACT_MAX_DEPTH,
+    EXACT_MAX_PARAMS,
+    _exact_checks,
+    _exact_is_cheap,
+    _OutOfTime,
+    _time_limit,
+)
 from .verify_float64 import float64_checks
 from .verify_formulas import formula_checks
-from .verify_numeric import numeric_checks
+from .verify_numeric import UNEVALUABLE, numeric_checks
 from .verify_report import Check, VerificationReport
 
-__all__ = ["verify", "Check", "VerificationReport"]
+__all__ = ["Check", "VerificationReport", "verify"]
 
 
 def verify(derivation, method="auto", seed=0, digits=50, fd_samples=4, progress=False, exact_seconds=10.0):
@@ -72,6 +79,8 @@ def verify(derivation, method="auto", seed=0, digits=50, fd_samples=4, progress=
             try:
                 with _time_limit(limit):
                     exact = _exact_checks(derivation, tick)
+            except UNEVALUABLE as exc:  # a form of the wrong shape: nothing can hold
+                exact = [_unevaluable("exact", exc)]
             except _OutOfTime:
                 if method == "exact":
                     raise SymbackpropError(f"the exact proof did not finish in {limit:g} s for {spec.describe()}; "
@@ -86,7 +95,10 @@ def verify(derivation, method="auto", seed=0, digits=50, fd_samples=4, progress=
         if spec.batch and exact is None:
             checks += numeric_checks(derivation, seed, digits, Check, tick, regimes=("mixed regimes",),
                                      beta=spec.batch)[0]
-    checks += formula_checks(derivation, digits, Check)
+    try:
+        checks += formula_checks(derivation, digits, Check)
+    except UNEVALUABLE as exc:
+        checks.append(_unevaluable("high-precision", exc))
     fd_checks, fd_notes = float64_checks(derivation, seed, fd_samples, Check)
     checks += fd_checks
     notes += fd_notes
@@ -94,6 +106,11 @@ def verify(derivation, method="auto", seed=0, digits=50, fd_samples=4, progress=
     report.notes = notes
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _unevaluable(method, exc):
+    return Check(0, "the derivation's forms", "evaluated", method, 0, float("inf"), 0.0, False,
+                 f"could not evaluate: {type(exc).__name__}: {exc}"[:300])
 
 
 @contextlib.contextmanager
@@ -106,6 +123,11 @@ def _progress(show, layers):
 
     with bar(layers, "verifying layers", stream=sys.stderr) as b:
         yield b.update
+
+
+def _unevaluable(method, exc):
+    return Check(0, "the derivation's forms", "evaluated", method, 0, float("inf"), 0.0, False,
+                 f"could not evaluate: {type(exc).__name__}: {exc}"[:300])
 
 
 @contextlib.contextmanager
