@@ -27,10 +27,11 @@ from functools import cache
 import numpy as np
 import sympy as sp
 
-from .activations import A, Y, get_activation
-from .costs import Z, get_cost
+from .activations import get_activation
+from .costs import get_cost
 from .jacobians import derive
 from .spec import NetworkSpec
+from .symbols import A, Y, Z
 
 DIGITS = 30
 

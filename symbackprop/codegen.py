@@ -32,9 +32,9 @@ from sympy.codegen.cfunctions import log1p
 from sympy.printing.numpy import NumPyPrinter
 
 from . import __version__, files
-from .activations import A, Y
 from .errors import SpecError, SymbackpropError
 from .simplify import N, output_delta, tidy
+from .symbols import A, Y
 
 SCALE = sp.Symbol("scale", real=True)  # 1/(n_L beta) for the gradient; -lr/(n_L beta) for an SGD step
 DTYPES = ("float64", "float32")

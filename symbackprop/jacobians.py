@@ -33,8 +33,8 @@ from functools import cached_property
 
 import sympy as sp
 
-from .activations import Y as _Y
 from .network import Network, latex_name
+from .symbols import Y as _Y
 
 
 class ColumnOfMatrices:

@@ -118,7 +118,7 @@ def _cost(derivation, printer):
     cost, n = derivation.network.cost, derivation.network.sizes[-1]
     L = derivation.L
     a_i, z_i = _sym(f"a{L}_i"), _sym("z_i")
-    from .costs import A, Z
+    from .symbols import A, Z
 
     term = cost.term.xreplace({A: a_i, Z: z_i})
     return {"name": escape(cost.label()), "description": escape(cost.description.split("  ")[0].split(" E =")[0]),

@@ -21,8 +21,9 @@ import numpy as np
 import sympy as sp
 
 from . import files
-from .activations import KNOWN, Y, get_activation
+from .activations import KNOWN, get_activation
 from .errors import SymbackpropError
+from .symbols import Y
 
 INSTALL_HINT = "pip install symbackprop[plot]  (or: pip install matplotlib)"
 FORMATS = (".png", ".svg", ".pdf")

@@ -40,10 +40,10 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from .activations import A as _A
-from .activations import Y as _Y
-from .costs import Z as _Z
 from .errors import SymbackpropError
+from .symbols import A as _A
+from .symbols import Y as _Y
+from .symbols import Z as _Z
 
 _ODD = {sp.sign, sp.tanh, sp.sinh, sp.sin, sp.tan, sp.atan, sp.erf, sp.asinh}
 _EVEN = {sp.Abs, sp.cosh, sp.cos}
