@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from . import files
 from .errors import SymbackpropError
+from .texescape import tex_escape
 
 HOLDS, FAILS, CONDITIONAL = "holds", "fails", "conditional"
 VERDICTS = (HOLDS, FAILS, CONDITIONAL)
@@ -209,19 +210,6 @@ def markdown_report(outcomes):
 def json_report(outcomes):
     return json.dumps({"book": "When Equations Learn (A. P. Rodrigues, 2025)", "counts": _counts(outcomes),
                        "claims": [o.to_dict() for o in outcomes]}, indent=2) + "\n"
-
-
-_TEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-
-
-def tex_escape(text):
-    r"""Plain text made safe for LaTeX.
-
-    >>> tex_escape("dE_dW = 5 % of $x^2")
-    'dE\\_dW = 5 \\% of \\$x\\textasciicircum{}2'
-    """
-    return "".join(_TEX_ESCAPES.get(ch, ch) for ch in str(text)).replace("\u2208", "in")
 
 
 def tex_report(outcomes):

@@ -214,9 +214,10 @@ def equal_everywhere(left, right, symbol, samples=_SAMPLES):
 # ======================================================================================
 from fractions import Fraction
 
-from .book import CONDITIONAL, FAILS, HOLDS, Claim, Finding, tex_escape
+from .book import CONDITIONAL, FAILS, HOLDS, Claim, Finding
 from .expressions import parse_expression
 from .simplify import N, output_delta
+from .texescape import tex_escape
 
 CLAIMS = []
 

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from .errors import SymbackpropError
+from .texescape import tex_escape
 
 INDEX = {"integer": True, "positive": True}
 n, m, p = sp.symbols("n m p", **INDEX)
@@ -92,10 +93,10 @@ class Proof:
         }
 
     def _repr_latex_(self):
-        rows = [rf"\textbf{{{_tex_text(self.name)}}}: {self.statement_latex}"]
-        rows += [rf"\text{{{number}. {_tex_text(d)}}}" + (rf"\quad {sp.latex(e)}" if e is not None else "")
+        rows = [rf"\textbf{{{tex_escape(self.name)}}}: {self.statement_latex}"]
+        rows += [rf"\text{{{number}. {tex_escape(d)}}}" + (rf"\quad {sp.latex(e)}" if e is not None else "")
                  for number, (d, e) in enumerate(self.steps, 1)]
-        rows.append(rf"\textit{{Verdict: {_tex_text(self.verdict)}}}")
+        rows.append(rf"\textit{{Verdict: {tex_escape(self.verdict)}}}")
         return r"$\begin{array}{l}" + r" \\ ".join(rows) + r"\end{array}$"
 
     def __str__(self):
@@ -314,15 +315,6 @@ def cost_prime(e, a, z):
     """e_a(a, z) = d e(a, z) / d a, derived by SymPy and written canonically."""
     u = sp.Dummy("u")
     return canonical_derivatives(sp.diff(e(u, z), u)).xreplace({u: a})
-
-
-_TEX_ESCAPES = {"\\": r"\textbackslash{}", "_": r"\_", "^": r"\^{}", "&": r"\&", "#": r"\#", "%": r"\%",
-                "{": r"\{", "}": r"\}", "$": r"\$"}
-
-
-def _tex_text(text):
-    """Plain text made safe inside LaTeX \\text{...}."""
-    return "".join(_TEX_ESCAPES.get(ch, ch) for ch in text)
 
 
 def decide(proof, claims, ranges, started):
