@@ -23,7 +23,6 @@ check each).  ``symbackprop verify-book`` runs them all.
 'fails'
 """
 import json
-import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -142,11 +141,11 @@ def text_report(outcomes):
         line = o.finding.summary if o.finding else o.error.strip().splitlines()[-1]
         lines.append(f"{o.claim.id:<{wid}}  {loc:<{wloc}}  {o.verdict:<11}  {line}")
     lines.append("-" * (wid + wloc + 40))
-    lines.append(_totals(outcomes))
+    lines.append(totals(outcomes))
     return "\n".join(lines) + "\n"
 
 
-def _totals(outcomes):
+def totals(outcomes):
     c = _counts(outcomes)
     seconds = sum(o.seconds for o in outcomes)
     text = f"{len(outcomes)} claims: {c[HOLDS]} hold, {c[FAILS]} fail, {c[CONDITIONAL]} hold only under a condition"
@@ -185,7 +184,7 @@ def show(claim_id, outcome=None):
 
 
 def markdown_report(outcomes):
-    out = ["# Audit of *When Equations Learn*", "", _totals(outcomes), "",
+    out = ["# Audit of *When Equations Learn*", "", totals(outcomes), "",
            "| id | location | verdict | finding |", "|---|---|---|---|"]
     for o in outcomes:
         line = o.finding.summary if o.finding else "check broke"
@@ -225,7 +224,7 @@ def tex_report(outcomes):
                      "correct": f.correct if f else "", "counterexample": tex_escape(f.counterexample) if f else "",
                      "condition": tex_escape(f.condition) if f else "", "ambiguity": tex_escape(f.ambiguity) if f else "",
                      "evidence": [tex_escape(e) for e in (f.evidence if f else o.error.splitlines())]})
-    return jinja_env("latex").get_template("book_report.tex.j2").render(rows=rows, totals=tex_escape(_totals(outcomes)))
+    return jinja_env("latex").get_template("book_report.tex.j2").render(rows=rows, totals=tex_escape(totals(outcomes)))
 
 
 FORMATS = {"text": text_report, "md": markdown_report, "json": json_report, "tex": tex_report}
@@ -234,31 +233,3 @@ FORMATS = {"text": text_report, "md": markdown_report, "json": json_report, "tex
 def write_atomically(path, text):
     """Write the report through a temporary file beside ``path``: never a half-written report."""
     files.write_atomic(path, text, force=True, example="audit.md")
-
-
-# -- command line -------------------------------------------------------------------------
-def _cmd_verify_book(args):
-    if args.show:
-        outcome = audit([args.show])[0]
-        print(show(args.show, outcome), end="")
-        return 1 if outcome.verdict == BROKEN else 0
-    outcomes = audit(args.only)
-    text = FORMATS[args.format or "text"](outcomes)
-    if args.output:
-        write_atomically(args.output, text)
-        print(_totals(outcomes), file=sys.stderr)
-    else:
-        print(text, end="")
-    return 1 if any(o.verdict == BROKEN for o in outcomes) else 0
-
-
-def register_cli(subparsers, add_spec_arguments):
-    """``symbackprop verify-book [--format md|json|tex] [-o FILE] [--only ID...] [--show ID]``."""
-    p = subparsers.add_parser("verify-book", help='check the equations, tables and listings of "When Equations '
-                              'Learn" (and the tutorial), claim by claim')
-    p.add_argument("--format", choices=("text", "md", "json", "tex"), default=None,
-                   help="text table (default), or the full report in Markdown, JSON or LaTeX")
-    p.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of standard output")
-    p.add_argument("--only", nargs="+", metavar="ID", help="check only these claims")
-    p.add_argument("--show", metavar="ID", help="one claim in full: statement, check, evidence")
-    p.set_defaults(func=_cmd_verify_book)

@@ -209,27 +209,7 @@ def compile_pdf(tex_path, runs=2):
     return target, log
 
 
-# -- command line --------------------------------------------------------------------------------
-def register_cli(subparsers, add_spec_arguments):
-    """Add --latex and its options to the ``derive`` command."""
-    derive = subparsers.choices.get("derive")
-    if derive is None:
-        return
-    group = derive.add_argument_group("LaTeX document (see docs/latex.md)")
-    group.add_argument("--latex", metavar="OUT.tex", help="write the whole derivation as a LaTeX document")
-    group.add_argument("--explicit-max", type=int, default=4, metavar="N",
-                       help=f"write matrices explicitly up to N rows/columns (1..{EXPLICIT_MAX_LIMIT}, default 4)")
-    kind = group.add_mutually_exclusive_group()
-    kind.add_argument("--standalone", dest="standalone", action="store_true", default=True,
-                      help="a complete document (default)")
-    kind.add_argument("--fragment", dest="standalone", action="store_false",
-                      help="a fragment to \\input (needs amsmath, amssymb, xcolor)")
-    group.add_argument("--pdf", action="store_true", help="also run pdflatex and report where the PDF is")
-    group.add_argument("--force", action="store_true", help="overwrite an existing OUT.tex")
-    group.add_argument("--allow-failed", action="store_true",
-                       help="write the document even if the verification fails (marked in red)")
-
-
+# -- derive --latex -------------------------------------------------------------------------------
 def handle_derive_args(args, derivation):
     """``derive --latex``: verify, typeset, write atomically; None when --latex was not given."""
     path = getattr(args, "latex", None)
