@@ -141,11 +141,11 @@ def text_report(outcomes):
         line = o.finding.summary if o.finding else o.error.strip().splitlines()[-1]
         lines.append(f"{o.claim.id:<{wid}}  {loc:<{wloc}}  {o.verdict:<11}  {line}")
     lines.append("-" * (wid + wloc + 40))
-    lines.append(totals(outcomes))
+    lines.append(_totals(outcomes))
     return "\n".join(lines) + "\n"
 
 
-def totals(outcomes):
+def _totals(outcomes):
     c = _counts(outcomes)
     seconds = sum(o.seconds for o in outcomes)
     text = f"{len(outcomes)} claims: {c[HOLDS]} hold, {c[FAILS]} fail, {c[CONDITIONAL]} hold only under a condition"
@@ -184,7 +184,7 @@ def show(claim_id, outcome=None):
 
 
 def markdown_report(outcomes):
-    out = ["# Audit of *When Equations Learn*", "", totals(outcomes), "",
+    out = ["# Audit of *When Equations Learn*", "", _totals(outcomes), "",
            "| id | location | verdict | finding |", "|---|---|---|---|"]
     for o in outcomes:
         line = o.finding.summary if o.finding else "check broke"
@@ -224,7 +224,7 @@ def tex_report(outcomes):
                      "correct": f.correct if f else "", "counterexample": tex_escape(f.counterexample) if f else "",
                      "condition": tex_escape(f.condition) if f else "", "ambiguity": tex_escape(f.ambiguity) if f else "",
                      "evidence": [tex_escape(e) for e in (f.evidence if f else o.error.splitlines())]})
-    return jinja_env("latex").get_template("book_report.tex.j2").render(rows=rows, totals=tex_escape(totals(outcomes)))
+    return jinja_env("latex").get_template("book_report.tex.j2").render(rows=rows, totals=tex_escape(_totals(outcomes)))
 
 
 FORMATS = {"text": text_report, "md": markdown_report, "json": json_report, "tex": tex_report}

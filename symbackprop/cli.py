@@ -168,7 +168,7 @@ def _cmd_verify_book(args):
     text = book.FORMATS[args.format or "text"](outcomes)
     if args.output:
         book.write_atomically(args.output, text)
-        print(book.totals(outcomes), file=sys.stderr)
+        print(book._totals(outcomes), file=sys.stderr)
     else:
         print(text, end="")
     return 1 if any(o.verdict == book.BROKEN for o in outcomes) else 0

@@ -21,7 +21,7 @@ Why a True can be trusted (the decider can fail to prove; it never proves falsel
 * Atomizing only forgets: two calls get the same symbol only when they are the same call
   (same function, syntactically equal expanded argument), and a call's value depends only on
   its argument.  The symmetries used are identities for every argument: exp(u + v) = exp(u)
-  exp(v) (and exp(c u) = exp(u)^c for rational c, used only for real u, where exp(u) > 0),
+  exp(v) (and exp(c u) = exp(u)^c for rational c, and exp(u) > 0, used only for real u),
   f(-u) = -f(u) for odd f, f(-u) = f(u) for even f.  An indicator stands for a 0/1 value, so
   I^k = I is exact.  A rational function that cancels to 0 *as a function of free symbols* is 0
   for every value the symbols stand for, in particular for the real calls; so the original
@@ -122,7 +122,8 @@ def atomize(expr, table):
                 c, m = term.as_coeff_Mul()
                 if not (c.is_Integer or m.is_extended_real):  # exp(c m) = exp(m)^c needs exp(m) > 0
                     c, m = sp.Integer(1), term
-                out *= table.setdefault(sp.exp(m), sp.Dummy(f"f{len(table)}", positive=True)) ** c
+                positive = bool(m.is_extended_real)  # exp of a real is positive; of a complex, anything
+                out *= table.setdefault(sp.exp(m), sp.Dummy(f"f{len(table)}", positive=positive or None)) ** c
             return out
         sign = 1
         if len(e.args) == 1 and e.func in _ODD | _EVEN:
