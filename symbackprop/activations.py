@@ -27,9 +27,7 @@ import sympy as sp
 
 from .errors import SpecError
 from .expressions import parse_expression
-
-Y = sp.Symbol("y", real=True)
-A = sp.Symbol("a", real=True)
+from .symbols import A, Y
 
 
 def number(value, what):

@@ -29,6 +29,7 @@ from .errors import SizeError, SpecError
 from .network import Network
 from .proofs import Reduction, i, j, m, n
 from .spec import NetworkSpec
+from .zero import is_zero
 
 #: Whole-network checks differentiate the explicit composed E, so they are for small networks.
 MAX_NETWORK_PARAMS = 80
@@ -84,8 +85,8 @@ def compare(name, claim, standard, alternative, sizes="concrete"):
 
 
 def _finish(result, differences, started):
-    """'equivalent' when every difference is exactly zero (a SymPy zero matrix or 0)."""
-    zero = all((d.is_zero_matrix if isinstance(d, sp.MatrixBase) else d == 0) for d in differences)
+    """'equivalent' when every difference (a matrix or a scalar) is proved 0 by :func:`symbackprop.zero.is_zero`."""
+    zero = all(is_zero(d) for d in differences)
     result.verdict = "equivalent" if zero else "not equivalent"
     result.seconds = time.perf_counter() - started
     return result

@@ -23,7 +23,6 @@ check each).  ``symbackprop verify-book`` runs them all.
 'fails'
 """
 import json
-import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from dataclasses import dataclass
 
 from . import files
 from .errors import SymbackpropError
+from .texescape import tex_escape
 
 HOLDS, FAILS, CONDITIONAL = "holds", "fails", "conditional"
 VERDICTS = (HOLDS, FAILS, CONDITIONAL)
@@ -211,19 +211,6 @@ def json_report(outcomes):
                        "claims": [o.to_dict() for o in outcomes]}, indent=2) + "\n"
 
 
-_TEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-
-
-def tex_escape(text):
-    r"""Plain text made safe for LaTeX.
-
-    >>> tex_escape("dE_dW = 5 % of $x^2")
-    'dE\\_dW = 5 \\% of \\$x\\textasciicircum{}2'
-    """
-    return "".join(_TEX_ESCAPES.get(ch, ch) for ch in str(text)).replace("\u2208", "in")
-
-
 def tex_report(outcomes):
     """A standalone LaTeX document (template ``book_report.tex.j2``)."""
     from .resources import jinja_env
@@ -246,31 +233,3 @@ FORMATS = {"text": text_report, "md": markdown_report, "json": json_report, "tex
 def write_atomically(path, text):
     """Write the report through a temporary file beside ``path``: never a half-written report."""
     files.write_atomic(path, text, force=True, example="audit.md")
-
-
-# -- command line -------------------------------------------------------------------------
-def _cmd_verify_book(args):
-    if args.show:
-        outcome = audit([args.show])[0]
-        print(show(args.show, outcome), end="")
-        return 1 if outcome.verdict == BROKEN else 0
-    outcomes = audit(args.only)
-    text = FORMATS[args.format or "text"](outcomes)
-    if args.output:
-        write_atomically(args.output, text)
-        print(_totals(outcomes), file=sys.stderr)
-    else:
-        print(text, end="")
-    return 1 if any(o.verdict == BROKEN for o in outcomes) else 0
-
-
-def register_cli(subparsers, add_spec_arguments):
-    """``symbackprop verify-book [--format md|json|tex] [-o FILE] [--only ID...] [--show ID]``."""
-    p = subparsers.add_parser("verify-book", help='check the equations, tables and listings of "When Equations '
-                              'Learn" (and the tutorial), claim by claim')
-    p.add_argument("--format", choices=("text", "md", "json", "tex"), default=None,
-                   help="text table (default), or the full report in Markdown, JSON or LaTeX")
-    p.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of standard output")
-    p.add_argument("--only", nargs="+", metavar="ID", help="check only these claims")
-    p.add_argument("--show", metavar="ID", help="one claim in full: statement, check, evidence")
-    p.set_defaults(func=_cmd_verify_book)

@@ -27,10 +27,12 @@ from functools import cache
 import numpy as np
 import sympy as sp
 
-from .activations import A, Y, get_activation
-from .costs import Z, get_cost
+from .activations import get_activation
+from .costs import get_cost
 from .jacobians import derive
 from .spec import NetworkSpec
+from .symbols import A, Y, Z
+from .zero import is_zero
 
 DIGITS = 30
 
@@ -191,7 +193,7 @@ def first_difference(left, right, symbols, candidates):
         lv, rv = left.subs(point), right.subs(point)
         if lv.has(sp.nan, sp.zoo) or rv.has(sp.nan, sp.zoo):
             continue
-        if sp.simplify(lv - rv) != 0:
+        if not is_zero(lv - rv):
             return point, sp.nsimplify(lv), sp.nsimplify(rv)
     return None
 
@@ -200,10 +202,10 @@ _SAMPLES = (-2, -1, sp.Rational(-1, 2), sp.Rational(1, 3), 1, 2)
 
 
 def equal_everywhere(left, right, symbol, samples=_SAMPLES):
-    """Symbolic zero (simplify) or, for piecewise forms, equality at every sample point."""
-    if sp.simplify(left - right) == 0:
+    """Proved equal (:func:`symbackprop.zero.is_zero`) or, for piecewise forms, equal at every sample point."""
+    if is_zero(left - right):
         return True
-    return all(sp.simplify(left.subs(symbol, s) - right.subs(symbol, s)) == 0 for s in samples)
+    return all(is_zero(left.subs(symbol, s) - right.subs(symbol, s)) for s in samples)
 
 
 
@@ -213,9 +215,10 @@ def equal_everywhere(left, right, symbol, samples=_SAMPLES):
 # ======================================================================================
 from fractions import Fraction
 
-from .book import CONDITIONAL, FAILS, HOLDS, Claim, Finding, tex_escape
+from .book import CONDITIONAL, FAILS, HOLDS, Claim, Finding
 from .expressions import parse_expression
 from .simplify import N, output_delta
+from .texescape import tex_escape
 
 CLAIMS = []
 
@@ -319,7 +322,7 @@ def _():
     y = net.forward[1][0]
     explicit = sp.Matrix([sum(W[i, j] * x[j] for j in range(3)) + b[i] for i in range(2)])
     rows = sp.Matrix([(W.row(i) * x)[0] + b[i] for i in range(2)])
-    ok = sp.simplify(y - explicit) == sp.zeros(2, 1) and sp.simplify(rows - explicit) == sp.zeros(2, 1)
+    ok = is_zero(y - explicit) and is_zero(rows - explicit)
     return _expect(ok, "the three forms of the linearity agree entry by entry", [f"y = {list(y)}"])
 
 
@@ -328,7 +331,7 @@ def _():
        reconstructed=True)
 def _():
     _net, W, b, x = _layer()
-    ok = sp.simplify((W * x + b).T - (x.T * W.T + b.T)) == sp.zeros(1, 2)
+    ok = is_zero((W * x + b).T - (x.T * W.T + b.T))
     ok = ok and all(list(W.T.col(i)) == list(W.row(i)) for i in range(2)) and W.T.shape == (3, 2)
     return _expect(ok, "(Wx + b)^T = x^T W^T + b^T; column i of W^T is neuron i (row W_i)",
                     [f"W^T has shape {W.T.shape}: 3 rows = weights per neuron, 2 columns = neurons"])
@@ -339,7 +342,7 @@ def _():
 def _():
     _net, W, b, x = _layer()
     augmented = W.row_join(b) * x.col_join(sp.Matrix([1]))
-    ok = sp.simplify(augmented - (W * x + b)) == sp.zeros(2, 1)
+    ok = is_zero(augmented - (W * x + b))
     return _expect(ok, "[W | b][x; 1] = W x + b: the bias is the (m+1)-th column", [f"[W|b] is {W.row_join(b).shape}"])
 
 
@@ -537,7 +540,7 @@ def _activation_row(name, printed, correct):
             evidence.append(f"printed {text}: {'equals' if same else 'differs from'} a'(y)")
             if not same and bad is None:
                 for v in (-1, -2, sp.Rational(1, 2)):
-                    if sp.simplify(form.subs(Y, v) - act.derivative.subs(Y, v)) != 0:
+                    if not is_zero(form.subs(Y, v) - act.derivative.subs(Y, v)):
                         bad = (text, v, form.subs(Y, v), act.derivative.subs(Y, v))
                         break
         if bad is None:
@@ -564,7 +567,7 @@ def _():
     ys = sp.symbols("y1:3", real=True)
     exact = get_activation("softmax").jacobian(list(ys))
     a_vals = get_activation("softmax")(list(ys))
-    same_diag = sp.simplify(exact[0, 0] - a_vals[0] * (1 - a_vals[0])) == 0
+    same_diag = is_zero(exact[0, 0] - a_vals[0] * (1 - a_vals[0]))
     delta = output_delta(get_activation("softmax"), get_cost("cross_entropy")).simplified
     return Finding(
         CONDITIONAL, "a_i(1 - a_i) is the diagonal entry da_i/dy_i only; the off-diagonal entries are -a_i a_j",
@@ -604,7 +607,7 @@ def _cost_row(name, term_text, derivative_text, correct, counterexample):
         cost = get_cost(name)
         names = {"a": A, "z": Z, "n": N}
         term, printed = parse_expression(term_text, names), parse_expression(derivative_text, names)
-        same_term = sp.simplify(term - cost.term) == 0
+        same_term = is_zero(term - cost.term)
         true = cost.derivative / N
         evidence = [f"printed term {term_text} {'equals' if same_term else 'differs from'} the engine's {cost.term}",
                     f"engine: dE/da_i = {sp.simplify(true)} (sp.diff of the term, times 1/n)"]
@@ -615,7 +618,7 @@ def _cost_row(name, term_text, derivative_text, correct, counterexample):
         if differ is None and same_term:
             return _holds("the printed derivative equals the derived dE/da_i", *evidence)
         point, pv, tv = differ
-        at_one = sp.simplify((printed - true).subs(N, 1)) == 0
+        at_one = is_zero((printed - true).subs(N, 1))
         evidence.append(f"at { {str(k): v for k, v in point.items()} }: printed {pv}, derived {tv}")
         evidence.append(f"with n = 1 the two agree: {at_one}")
         return Finding(FAILS, f"the printed derivative {derivative_text} differs from dE/da_i", tuple(evidence),
@@ -728,7 +731,7 @@ def _():
     a1 = sp.Matrix([sp.tanh(v) for v in net.W(1) * net.x + net.b(1)])
     P = sp.Matrix([1 / (1 + sp.exp(-v)) for v in net.W(2) * a1 + net.b(2)])
     E = sum((P[i] - net.z[i]) ** 2 for i in range(2)) / 2
-    ok = sp.simplify(net.error() - E) == 0
+    ok = is_zero(net.error() - E)
     return _expect(ok, "the engine's composed E is the book's nested composition",
                    [f"{net.spec.describe()}: E(a^2(W^2 a^1(W^1 x + b^1) + b^2)) written by hand equals Network.error()"])
 
@@ -769,7 +772,7 @@ def _():
     def symmetric(forms):
         ys = sp.symbols("y1:4", real=True)
         J = get_activation("softmax").jacobian(list(ys))
-        return sp.simplify(J - J.T) == sp.zeros(3, 3), [("softmax's full Jacobian is symmetric too: J - J^T "
+        return is_zero(J - J.T), [("softmax's full Jacobian is symmetric too: J - J^T "
                                                          "simplifies to 0 (n = 3)")]
     return _forms_claim(*TWO_LAYER, (2,), ("W",), (("direct", "outer"),), "dE/dW^2 = delta^2 (x) a^1", symmetric)
 
@@ -1138,7 +1141,7 @@ def _():
     for c in range(beta):
         sub = {net.x[j]: net.X(beta)[j, c] for j in range(net.n(0))}
         for l in range(1, net.L + 1):
-            ok &= sp.simplify(layers[l][1][:, c] - single[l][1].xreplace(sub)) == sp.zeros(net.n(l), 1)
+            ok &= is_zero(layers[l][1][:, c] - single[l][1].xreplace(sub))
     for l in range(1, net.L + 1):
         lines.append(f"layer {l}: W {net.W(l).shape} times S {layers[l - 1][1].shape} + B {net.B(l, beta).shape} "
                      f"-> Y {layers[l][0].shape}; B has identical columns: "
@@ -1157,7 +1160,7 @@ def _():
         sub = {net.x[j]: net.X(beta)[j, c] for j in range(net.n(0))}
         sub.update({net.z[i]: net.Z(beta)[i, c] for i in range(net.n(net.L))})
         per.append(net.error().xreplace(sub))
-    ok = sp.simplify(E - sum(per) / beta) == 0
+    ok = is_zero(E - sum(per) / beta)
     return _expect(ok, "the batch error is the mean of the per-column errors", [f"beta = {beta}: E - (E_1 + E_2)/2 = 0"])
 
 

@@ -1,22 +1,51 @@
-"""The ``symbackprop`` command line (also ``python -m symbackprop``).
+"""The ``symbackprop`` command line (also ``python -m symbackprop``): the one door.
 
-Commands: ``derive`` and ``verify`` (this module), plus the commands that other
-modules register through a ``register_cli(subparsers, common)`` function
-(``emit`` in :mod:`symbackprop.codegen`, ``verify-book`` in :mod:`symbackprop.book`).
+Every command and every option is defined in this module, and only here; each command is a
+small function that imports the module doing the work when it runs (imports go downward,
+cli -> modules, never back).  So ``symbackprop --help`` always lists every command, and a
+command whose code or optional extra is missing says so in one line instead of vanishing.
+
+=============  ===========================================  ==============================
+command        what it does                                 implemented in
+=============  ===========================================  ==============================
+derive         every per-layer derivative; ``--latex``      jacobians, report, latex
+verify         direct = chain = outer, layer by layer       verify
+prove          the identities for every size (symbolic)     proofs
+emit           a standalone NumPy training module           codegen
+verify-book    the book's claims, one by one                book, book_claims
+demo           the book end to end, into one folder         demo
+plot           a picture (the ``plot`` extra: matplotlib)   plots
+=============  ===========================================  ==============================
 
 Exit status: 0 success (for ``verify``: every identity holds), 1 a check failed,
-2 bad input (the message names the problem), 130 interrupted.
+2 bad input or a missing extra (the message names the problem), 130 interrupted.
+
+>>> sorted(build_parser()._subparsers._group_actions[0].choices)
+['demo', 'derive', 'emit', 'plot', 'prove', 'verify', 'verify-book']
 """
 import argparse
-import importlib
 import json
 import os
 import sys
+from pathlib import Path
 
+from . import __version__
 from .errors import SymbackpropError
-from .spec import NetworkSpec
 
-PLUGINS = ("symbackprop.latex", "symbackprop.codegen", "symbackprop.book", "symbackprop.demo")
+#: Optional extras: the importable module -> the extra of symbackprop that installs it.
+EXTRAS = {"matplotlib": "plot", "tqdm": "progress"}
+#: Choices and defaults the parser needs before any command module is imported; tests/test_cli.py
+#: checks each against the module that uses it (codegen.DTYPES, book.FORMATS, demo.DEFAULT_FOLDER, ...).
+DTYPES = ("float64", "float32")
+BOOK_FORMATS = ("text", "md", "json", "tex")
+PLOT_KINDS = ("activations", "vanishing", "cost", "descent", "jacobians")
+DEMO_FOLDER = "symbackprop-demo"
+EXPLICIT_MAX_LIMIT = 10
+
+
+def install_hint(extra):
+    """The one line that says how to get an optional extra."""
+    return f'pip install "symbackprop[{extra}]"'
 
 
 class _Parser(argparse.ArgumentParser):
@@ -25,7 +54,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"symbackprop: error: {message}\n")
 
 
-def add_spec_arguments(parser, required=True):
+# -- the network: a spec file, or --layers/--activations/--loss -----------------------------------
+def add_spec_arguments(parser):
     """SPEC file or --layers/--activations/--loss, shared by every command that takes a network."""
     group = parser.add_argument_group("network (a spec file, or the three options)")
     group.add_argument("spec", nargs="?", help="TOML spec file (see README.md, 'Commands')")
@@ -41,6 +71,8 @@ def add_spec_arguments(parser, required=True):
 
 def spec_from_args(args):
     """The NetworkSpec named by the arguments of :func:`add_spec_arguments`."""
+    from .spec import NetworkSpec
+
     flags = [args.layers, args.activations, args.loss]
     if args.spec and any(flags):
         raise SymbackpropError("give either a spec file or --layers/--activations/--loss, not both")
@@ -57,16 +89,20 @@ def spec_from_args(args):
                                     args.define_activation, args.define_cost)
 
 
+def _network_given(args):
+    return bool(args.spec or args.layers or args.activations or args.loss)
+
+
+# -- the commands -------------------------------------------------------------------------------------
 def _cmd_derive(args):
     from .jacobians import derive
     from .report import derivation_json, derivation_text
 
     derivation = derive(spec_from_args(args))
-    latex = sys.modules.get("symbackprop.latex")
-    if latex is not None and hasattr(latex, "handle_derive_args"):
-        status = latex.handle_derive_args(args, derivation)
-        if status is not None:
-            return status
+    if args.latex or args.pdf:
+        from .latex import handle_derive_args
+
+        return handle_derive_args(args, derivation)
     if args.json:
         print(json.dumps(derivation_json(derivation), indent=2))
     else:
@@ -101,18 +137,115 @@ def _cmd_prove(args):
     return 0 if all(p.proved for p in proofs) else 1
 
 
-def build_parser():
-    parser = _Parser(prog="symbackprop", description="Backpropagation derived symbolically, as "
-                     '"When Equations Learn" writes it: derive, verify, typeset and emit.')
-    parser.add_argument("--version", action="version", version=f"symbackprop {__import__('symbackprop').__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+def _cmd_emit(args):
+    from .codegen import emit, emit_perceptron, write_atomic
+    from .errors import SpecError
 
+    spec = spec_from_args(args)
+    if args.perceptron_rule:
+        if spec.depth != 1 or spec.activations[0].name != "step":
+            raise SpecError("--perceptron-rule emits one step layer: give e.g. --layers 2,1 --activations step")
+        source = emit_perceptron(spec.sizes[0], spec.sizes[1], args.dtype, args.template)
+    else:
+        source = emit(spec, args.dtype, args.template)
+    if args.output in (None, "-"):
+        print(source, end="")
+    else:
+        write_atomic(args.output, source, args.force)
+        print(f"wrote {args.output}")
+    return 0
+
+
+def _cmd_verify_book(args):
+    from . import book
+
+    if args.show:
+        outcome = book.audit([args.show])[0]
+        print(book.show(args.show, outcome), end="")
+        return 1 if outcome.verdict == book.BROKEN else 0
+    outcomes = book.audit(args.only)
+    text = book.FORMATS[args.format or "text"](outcomes)
+    if args.output:
+        book.write_atomically(args.output, text)
+        print(book._totals(outcomes), file=sys.stderr)
+    else:
+        print(text, end="")
+    return 1 if any(o.verdict == book.BROKEN for o in outcomes) else 0
+
+
+def _cmd_demo(args):
+    from .demo import run_demo
+
+    folder = Path(args.out)
+    try:
+        run_demo(folder, args.force)
+    except KeyboardInterrupt:
+        print(f"symbackprop demo: interrupted; files finished so far are complete in {folder}/, nothing "
+              f"half-written was left", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _pair(text):
+    try:
+        a, b = (float(v) for v in text.split(","))
+    except ValueError:
+        raise SymbackpropError(f"--start takes two numbers like 4,3; got {text!r}") from None
+    return a, b
+
+
+def _cmd_plot(args):
+    from . import plots
+
+    plots.require_matplotlib()
+    kind = args.kind
+    if args.steps is not None and not 1 <= args.steps <= 10_000:
+        raise SymbackpropError(f"--steps must be between 1 and 10000, got {args.steps}")
+    if kind == "activations":
+        names = args.names.split(",") if args.names else plots.ELEMENTWISE
+        fig = plots.activations_figure([n.strip() for n in names])
+    elif kind == "vanishing":
+        fig = plots.vanishing_gradient_figure(args.steps or 10)
+    elif kind == "cost":
+        if not args.history:
+            raise SymbackpropError("plot cost needs --history FILE (one cost per epoch)")
+        fig = plots.cost_figure(plots.read_history(args.history))
+    elif kind == "descent":
+        if not 0 < args.lr < 1e6:
+            raise SymbackpropError(f"--lr must be positive, got {args.lr}")
+        fig = plots.descent_figure(args.loss_surface, _pair(args.start), args.lr, args.steps or 20)
+    else:
+        from .jacobians import derive
+
+        fig = plots.sparsity_figure(derive(spec_from_args(args)) if _network_given(args) else None)
+    path = plots.save(fig, args.output or f"{kind}.png", args.force)
+    print(f"wrote {path}")
+    return 0
+
+
+# -- the parser: every command and option ------------------------------------------------------------
+def _derive_parser(sub):
     p = sub.add_parser("derive", help="print every per-layer derivative of a network")
     add_spec_arguments(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("-v", "--verbose", action="store_true", help="print the Jacobian entries too")
+    group = p.add_argument_group("LaTeX document (see docs/latex.md)")
+    group.add_argument("--latex", metavar="OUT.tex", help="write the whole derivation as a LaTeX document")
+    group.add_argument("--explicit-max", type=int, default=4, metavar="N",
+                       help=f"write matrices explicitly up to N rows/columns (1..{EXPLICIT_MAX_LIMIT}, default 4)")
+    kind = group.add_mutually_exclusive_group()
+    kind.add_argument("--standalone", dest="standalone", action="store_true", default=True,
+                      help="a complete document (default)")
+    kind.add_argument("--fragment", dest="standalone", action="store_false",
+                      help="a fragment to \\input (needs amsmath, amssymb, xcolor)")
+    group.add_argument("--pdf", action="store_true", help="also run pdflatex and report where the PDF is")
+    group.add_argument("--force", action="store_true", help="overwrite an existing OUT.tex")
+    group.add_argument("--allow-failed", action="store_true",
+                       help="write the document even if the verification fails (marked in red)")
     p.set_defaults(func=_cmd_derive)
 
+
+def _verify_parser(sub):
     p = sub.add_parser("verify", help="check direct = chain = outer-product gradients, layer by layer")
     add_spec_arguments(p)
     p.add_argument("--json", action="store_true", help="machine-readable report")
@@ -122,19 +255,86 @@ def build_parser():
     p.add_argument("--digits", type=int, default=50, help="significant digits of the high-precision method")
     p.set_defaults(func=_cmd_verify)
 
+
+def _prove_parser(sub):
     p = sub.add_parser("prove", help="prove the backprop identities for every size and depth (symbolic sizes)")
     p.add_argument("--depths", default="1,2,3", help="depths of the direct composed-error proofs (default 1,2,3)")
     p.add_argument("--json", action="store_true", help="machine-readable proofs")
     p.set_defaults(func=_cmd_prove)
 
-    for name in PLUGINS:
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        if hasattr(module, "register_cli"):
-            module.register_cli(sub, add_spec_arguments)
+
+def _emit_parser(sub):
+    p = sub.add_parser("emit", help="write a standalone NumPy module that trains the network")
+    add_spec_arguments(p)
+    p.add_argument("-o", "--output", help="file to write (default: print to standard output)")
+    p.add_argument("--dtype", choices=DTYPES, default="float64", help="floating type of the module (default float64)")
+    p.add_argument("--template", help="your own Jinja2 template (same variables as templates/train_module.py.j2)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    p.add_argument("--perceptron-rule", action="store_true",
+                   help="emit Rosenblatt's perceptron rule for a single step layer instead of backprop")
+    p.set_defaults(func=_cmd_emit)
+
+
+def _verify_book_parser(sub):
+    p = sub.add_parser("verify-book", help='check the equations, tables and listings of "When Equations Learn" '
+                       "(and the tutorial), claim by claim")
+    p.add_argument("--format", choices=BOOK_FORMATS, default=None,
+                   help="text table (default), or the full report in Markdown, JSON or LaTeX")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of standard output")
+    p.add_argument("--only", nargs="+", metavar="ID", help="check only these claims")
+    p.add_argument("--show", metavar="ID", help="one claim in full: statement, check, evidence")
+    p.set_defaults(func=_cmd_verify_book)
+
+
+def _demo_parser(sub):
+    p = sub.add_parser("demo", help="walk the book end to end: games, derivations, LaTeX, training, XOR, audit "
+                       "(about 30 s)")
+    p.add_argument("--out", default=DEMO_FOLDER, metavar="DIR",
+                   help=f"folder to write into (default ./{DEMO_FOLDER}; created if missing)")
+    p.add_argument("--force", action="store_true",
+                   help="write into a folder that already holds files (replaces only the demo's files)")
+    p.set_defaults(func=_cmd_demo)
+
+
+def _plot_parser(sub):
+    p = sub.add_parser("plot", help="draw a picture: activations, vanishing, cost, descent, jacobians "
+                       f"(needs matplotlib: {install_hint('plot')})")
+    p.add_argument("kind", choices=PLOT_KINDS, metavar="KIND", help=f"one of {', '.join(PLOT_KINDS)}")
+    p.add_argument("-o", "--output", metavar="FILE", help="PNG, SVG or PDF file (default KIND.png)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing FILE")
+    p.add_argument("--names", help="activations: which ones, comma-separated (default every element-wise one)")
+    p.add_argument("--history", metavar="FILE", help="cost: a file of numbers, one cost per epoch")
+    p.add_argument("--loss-surface", default="w1**2 + w2**2", metavar="EXPR",
+                   help="descent: a loss in w1 and w2 (default w1**2 + w2**2)")
+    p.add_argument("--start", default="4,3", help="descent: the starting point w1,w2 (default 4,3)")
+    p.add_argument("--lr", type=float, default=0.1, help="descent: the learning rate (default 0.1)")
+    p.add_argument("--steps", type=int, help="descent: number of steps (default 20); vanishing: layers (10)")
+    add_spec_arguments(p)
+    p.set_defaults(func=_cmd_plot)
+
+
+#: The commands in the order ``--help`` lists them: data plus one rule (each adds its parser).
+COMMANDS = (_derive_parser, _verify_parser, _prove_parser, _emit_parser, _verify_book_parser, _demo_parser,
+            _plot_parser)
+
+
+def build_parser():
+    """The argument parser of every command; it imports no command's implementation."""
+    parser = _Parser(prog="symbackprop", description="Backpropagation derived symbolically, as "
+                     '"When Equations Learn" writes it: derive, verify, typeset and emit.')
+    parser.add_argument("--version", action="version", version=f"symbackprop {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for add in COMMANDS:
+        add(sub)
     return parser
+
+
+def _missing_module(exc, command):
+    """The one line for a command whose module cannot be imported: name the extra to install."""
+    top = (exc.name or "").partition(".")[0]
+    if top in EXTRAS:
+        return f"{command} needs {top}, which is not installed: {install_hint(EXTRAS[top])}"
+    return f"{command} cannot run: its code could not be imported ({exc}); reinstall symbackprop"
 
 
 def main(argv=None):
@@ -147,6 +347,9 @@ def main(argv=None):
         return args.func(args)
     except SymbackpropError as exc:
         print(f"symbackprop: error: {exc}", file=sys.stderr)
+        return 2
+    except ImportError as exc:
+        print(f"symbackprop: error: {_missing_module(exc, args.command)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("symbackprop: interrupted", file=sys.stderr)

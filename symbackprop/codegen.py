@@ -32,9 +32,10 @@ from sympy.codegen.cfunctions import log1p
 from sympy.printing.numpy import NumPyPrinter
 
 from . import __version__, files
-from .activations import A, Y
 from .errors import SpecError, SymbackpropError
 from .simplify import N, output_delta, tidy
+from .symbols import A, Y
+from .zero import is_zero
 
 SCALE = sp.Symbol("scale", real=True)  # 1/(n_L beta) for the gradient; -lr/(n_L beta) for an SGD step
 DTYPES = ("float64", "float32")
@@ -91,22 +92,13 @@ def _exp_pair_rule(product):
     return product
 
 
-def _is_zero(expr):
-    return any(sp.simplify(form) == 0 for form in (expr, expr.rewrite(sp.exp), expr.rewrite(sp.log)))
-
-
 def proved_equal(original, rewritten):
-    """True when SymPy reduces original - rewritten to 0 (on y > 0, y < 0 and y = 0 if needed).
+    """True when original - rewritten is proved 0 by :func:`symbackprop.zero.is_zero`.
 
-    Splitting at 0 is exact for functions of y whose kinks sit at y = 0 (every built-in).
+    The decider tries the whole difference, then y > 0, y < 0 and y = 0 separately (every built-in
+    has its kinks at y = 0), all within its time budget: a rewrite it cannot prove is not used.
     """
-    diff = original - rewritten
-    if _is_zero(diff):
-        return True
-    if Y not in diff.free_symbols:
-        return False
-    p = sp.Symbol("p", positive=True)
-    return all(_is_zero(diff.xreplace({Y: v})) for v in (p, -p, sp.Integer(0)))
+    return is_zero(original - rewritten, split=Y)
 
 
 def stable_form(expr):
@@ -436,37 +428,3 @@ def emit_perceptron(n_inputs, n_outputs=1, dtype="float64", template=None):
 def write_atomic(path, text, force=False):
     """Write the module via a temporary file in the same folder; refuse to overwrite unless ``force``."""
     return files.write_atomic(path, text, force, example="model.py")
-
-
-# -- command line -------------------------------------------------------------------------------
-def _cmd_emit(args):
-    if args.perceptron_rule:
-        from .cli import spec_from_args
-
-        spec = spec_from_args(args)
-        if spec.depth != 1 or spec.activations[0].name != "step":
-            raise SpecError("--perceptron-rule emits one step layer: give e.g. --layers 2,1 --activations step")
-        source = emit_perceptron(spec.sizes[0], spec.sizes[1], args.dtype, args.template)
-    else:
-        from .cli import spec_from_args
-
-        source = emit(spec_from_args(args), args.dtype, args.template)
-    if args.output in (None, "-"):
-        print(source, end="")
-    else:
-        write_atomic(args.output, source, args.force)
-        print(f"wrote {args.output}")
-    return 0
-
-
-def register_cli(subparsers, add_spec_arguments):
-    """The ``emit`` command: ``symbackprop emit SPEC.toml -o model.py``."""
-    p = subparsers.add_parser("emit", help="write a standalone NumPy module that trains the network")
-    add_spec_arguments(p)
-    p.add_argument("-o", "--output", help="file to write (default: print to standard output)")
-    p.add_argument("--dtype", choices=DTYPES, default="float64", help="floating type of the module (default float64)")
-    p.add_argument("--template", help="your own Jinja2 template (same variables as templates/train_module.py.j2)")
-    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
-    p.add_argument("--perceptron-rule", action="store_true",
-                   help="emit Rosenblatt's perceptron rule for a single step layer instead of backprop")
-    p.set_defaults(func=_cmd_emit)

@@ -24,9 +24,7 @@ import sympy as sp
 from .activations import check_name
 from .errors import SpecError
 from .expressions import parse_expression
-
-A = sp.Symbol("a", real=True)
-Z = sp.Symbol("z", real=True)
+from .symbols import A, Z
 
 # name -> (term e(a, z), description)
 _COSTS = {

@@ -364,28 +364,3 @@ def run_demo(folder=DEFAULT_FOLDER, force=False, stream=None, steps=None):
     demo.say(f"\nDone in {time.perf_counter() - demo.started:.1f} s.  Next: open the files above, run an emitted module "
              f"(python FILE.py --help),\nread the notebook docs/tour.ipynb, or see symbackprop --help.")
     return demo
-
-
-def _cmd_demo(args):
-    folder = Path(args.out)
-    try:
-        run_demo(folder, args.force)
-    except KeyboardInterrupt:
-        print(f"symbackprop demo: interrupted; files finished so far are complete in {folder}/, nothing "
-              f"half-written was left", file=sys.stderr)
-        return 130
-    return 0
-
-
-def register_cli(subparsers, add_spec_arguments):
-    """``symbackprop demo [--out DIR] [--force]``, and ``symbackprop plot`` (:mod:`symbackprop.plots`)."""
-    p = subparsers.add_parser("demo", help="walk the book end to end: games, derivations, LaTeX, training, "
-                              "XOR, audit (about 30 s)")
-    p.add_argument("--out", default=DEFAULT_FOLDER, metavar="DIR",
-                   help=f"folder to write into (default ./{DEFAULT_FOLDER}; created if missing)")
-    p.add_argument("--force", action="store_true",
-                   help="write into a folder that already holds files (replaces only the demo's files)")
-    p.set_defaults(func=_cmd_demo)
-    from .plots import register_cli as register_plot
-
-    register_plot(subparsers, add_spec_arguments)

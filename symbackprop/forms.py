@@ -29,8 +29,7 @@ import sympy as sp
 from sympy.matrices.expressions.diagonal import DiagMatrix
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
-from .activations import A, Y
-from .costs import Z
+from .symbols import A, Y, Z
 
 BETA = sp.Symbol("beta", integer=True, positive=True)  # examples per batch: the columns of every layer matrix
 

@@ -35,8 +35,8 @@ import sympy as sp
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
 from . import forms
-from .activations import Y as _Y
 from .network import Network, latex_name
+from .symbols import Y as _Y
 
 
 class ColumnOfMatrices:

@@ -28,21 +28,13 @@ from . import files
 from .errors import SymbackpropError
 from .printing import A_, B_, D_, EXPLICIT_MAX_LIMIT, S_, W_, Y_, DerivationPrinter, _sym
 from .resources import jinja_env
+from .texescape import tex_escape
 
 #: Book equation numbers for each step of a layer ("cf. eq. N of When Equations Learn").
 BOOK_EQUATIONS = {
     "forward": "6, 11, 47", "dE_da": "15, 53", "da_dy": "14", "dy_dW": "16--17", "chain": "50--51",
     "delta": "54, 60, 65", "dE_dW": "61, 66--68, 76", "dE_db": "19, 62--64, 72--73",
 }
-
-_TEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-
-
-def escape(text):
-    r"""Plain text made safe for LaTeX: ``a_1 & 50%`` -> ``a\_1 \& 50\%``."""
-    return "".join(_TEX_SPECIAL.get(c, c) for c in str(text))
-
 
 def check_explicit_max(explicit_max):
     """--explicit-max must lie in 1..EXPLICIT_MAX_LIMIT: wider matrices cannot be typeset on a page."""
@@ -78,15 +70,15 @@ def _context(derivation, report, printer):
     for layer in reversed(list(derivation)):
         pieces = printer.layer_pieces(layer)
         layers.append({"l": layer.l, "n": layer.n, "m": layer.m, "is_output": layer.is_output,
-                       "activation": escape(layer.activation.label()), "W": W_(layer.l), "b": B_(layer.l),
+                       "activation": tex_escape(layer.activation.label()), "W": W_(layer.l), "b": B_(layer.l),
                        "y": Y_(layer.l), "a": A_(layer.l), "s": S_(layer.l), "delta": D_(layer.l),
                        "pieces": pieces, "eq": BOOK_EQUATIONS,
                        "notes": sorted({_note(p.note) for p in pieces.values() if p.note})})
     return {
-        "title": escape(spec.name) if getattr(spec, "name", "network") != "network" else "",
-        "description": escape(spec.describe()), "L": L, "sizes": list(net.sizes),
+        "title": tex_escape(spec.name) if getattr(spec, "name", "network") != "network" else "",
+        "description": tex_escape(spec.describe()), "L": L, "sizes": list(net.sizes),
         "n_params": f"{spec.n_params:,}", "explicit_max": printer.explicit_max,
-        "table": [{"l": l, "n": net.n(l), "m": net.n(l - 1), "activation": escape(net.activations[l].label()),
+        "table": [{"l": l, "n": net.n(l), "m": net.n(l - 1), "activation": tex_escape(net.activations[l].label()),
                    "params": f"{net.n(l) * (net.n(l - 1) + 1):,}"} for l in range(1, L + 1)],
         "composed": _composed(L), "cost": _cost(derivation, printer), "activations": _activations(derivation, printer),
         "output_delta": _output_delta(derivation, printer), "layers": layers,
@@ -97,7 +89,7 @@ def _context(derivation, report, printer):
 
 def _note(text):
     """A printer note as LaTeX text: option names in typewriter, without TeX's -- ligature."""
-    return escape(text).replace("--explicit-max", r"\texttt{-{}-explicit-max}")
+    return tex_escape(text).replace("--explicit-max", r"\texttt{-{}-explicit-max}")
 
 
 def _composed(L):
@@ -118,10 +110,11 @@ def _cost(derivation, printer):
     cost, n = derivation.network.cost, derivation.network.sizes[-1]
     L = derivation.L
     a_i, z_i = _sym(f"a{L}_i"), _sym("z_i")
-    from .costs import A, Z
+    from .symbols import A, Z
 
     term = cost.term.xreplace({A: a_i, Z: z_i})
-    return {"name": escape(cost.label()), "description": escape(cost.description.split("  ")[0].split(" E =")[0]),
+    return {"name": tex_escape(cost.label()),
+            "description": tex_escape(cost.description.split("  ")[0].split(" E =")[0]),
             "E": rf"E = \frac{{1}}{{{n}}} \sum_{{i=1}}^{{{n}}} {printer.doprint(term)}" if n > 1 else
             rf"E = {printer.doprint(term).replace('_{i}', '_{1}')}",
             "term": printer.doprint(cost.term), "derivative": printer.doprint(cost.derivative)}
@@ -135,7 +128,7 @@ def _activations(derivation, printer):
         if act.label() in seen:
             continue
         seen.add(act.label())
-        entry = {"name": escape(act.label()), "formula": printer.doprint(act), "elementwise": act.elementwise,
+        entry = {"name": tex_escape(act.label()), "formula": printer.doprint(act), "elementwise": act.elementwise,
                  "layers": ", ".join(str(x.l) for x in derivation if x.activation.label() == act.label())}
         if act.elementwise:
             entry["derivative"] = printer.doprint(act.derivative)
@@ -151,7 +144,7 @@ def _activations(derivation, printer):
 def _output_delta(derivation, printer):
     found = derivation.output_delta
     return {"tex": printer.doprint(found), "cancelled": printer.doprint(found.cancelled) if found.cancelled is not None
-            else "", "condition": escape(found.condition or ""), "uses_y": found.uses_y,
+            else "", "condition": tex_escape(found.condition or ""), "uses_y": found.uses_y,
             "changed": sp.srepr(found.naive) != sp.srepr(found.simplified)}
 
 
@@ -161,18 +154,19 @@ def _quantity(text):
 
     m = re.fullmatch(r"dE/d([Wb])\^(\d+)(.*)", text)
     if not m:
-        return escape(text)
+        return tex_escape(text)
     symbol = W_(m.group(2)) if m.group(1) == "W" else B_(m.group(2))
-    return rf"$\partial E/\partial {symbol}$" + escape(m.group(3))
+    return rf"$\partial E/\partial {symbol}$" + tex_escape(m.group(3))
 
 
 def _verification(report):
-    rows = [{"layer": c.layer, "quantity": _quantity(c.quantity), "forms": escape(c.forms), "method": escape(c.method),
+    rows = [{"layer": c.layer, "quantity": _quantity(c.quantity), "forms": tex_escape(c.forms),
+             "method": tex_escape(c.method),
              "entries": c.entries, "passed": c.passed,
              "discrepancy": "0 (proof)" if c.method == "exact" and c.passed else f"${_sci(c.max_discrepancy)}$"}
             for c in report.checks]
     methods = sorted({c.method for c in report.checks})
-    return {"rows": rows, "notes": [escape(n) for n in report.notes], "passed": report.passed,
+    return {"rows": rows, "notes": [tex_escape(n) for n in report.notes], "passed": report.passed,
             "methods": methods, "seconds": f"{report.seconds:.2f}", "seed": report.seed, "digits": report.digits,
             "count": len(report.checks), "failures": len(report.failures())}
 
@@ -215,27 +209,7 @@ def compile_pdf(tex_path, runs=2):
     return target, log
 
 
-# -- command line --------------------------------------------------------------------------------
-def register_cli(subparsers, add_spec_arguments):
-    """Add --latex and its options to the ``derive`` command."""
-    derive = subparsers.choices.get("derive")
-    if derive is None:
-        return
-    group = derive.add_argument_group("LaTeX document (see docs/latex.md)")
-    group.add_argument("--latex", metavar="OUT.tex", help="write the whole derivation as a LaTeX document")
-    group.add_argument("--explicit-max", type=int, default=4, metavar="N",
-                       help=f"write matrices explicitly up to N rows/columns (1..{EXPLICIT_MAX_LIMIT}, default 4)")
-    kind = group.add_mutually_exclusive_group()
-    kind.add_argument("--standalone", dest="standalone", action="store_true", default=True,
-                      help="a complete document (default)")
-    kind.add_argument("--fragment", dest="standalone", action="store_false",
-                      help="a fragment to \\input (needs amsmath, amssymb, xcolor)")
-    group.add_argument("--pdf", action="store_true", help="also run pdflatex and report where the PDF is")
-    group.add_argument("--force", action="store_true", help="overwrite an existing OUT.tex")
-    group.add_argument("--allow-failed", action="store_true",
-                       help="write the document even if the verification fails (marked in red)")
-
-
+# -- derive --latex -------------------------------------------------------------------------------
 def handle_derive_args(args, derivation):
     """``derive --latex``: verify, typeset, write atomically; None when --latex was not given."""
     path = getattr(args, "latex", None)

@@ -21,10 +21,11 @@ import numpy as np
 import sympy as sp
 
 from . import files
-from .activations import KNOWN, Y, get_activation
+from .activations import KNOWN, get_activation
 from .errors import SymbackpropError
+from .symbols import Y
 
-INSTALL_HINT = "pip install symbackprop[plot]  (or: pip install matplotlib)"
+INSTALL_HINT = 'pip install "symbackprop[plot]"  (or: pip install matplotlib)'
 FORMATS = (".png", ".svg", ".pdf")
 #: The element-wise activations drawn by :func:`activations_figure` (softmax is a vector function).
 ELEMENTWISE = tuple(n for n in KNOWN if get_activation(n).elementwise)
@@ -347,11 +348,8 @@ def faces_figure(images, titles, side=20):
     return fig
 
 
-# -- command line --------------------------------------------------------------------------------
-KINDS = ("activations", "vanishing", "cost", "descent", "jacobians")
-
-
-def _read_history(path):
+# -- input files ---------------------------------------------------------------------------------
+def read_history(path):
     """Numbers, one per line or separated by commas/spaces (e.g. the errors a training run printed)."""
     try:
         text = Path(path).read_text()
@@ -361,59 +359,3 @@ def _read_history(path):
         return [float(v) for v in text.replace(",", " ").split()]
     except ValueError:
         raise SymbackpropError(f"{path} must hold numbers only (one cost per epoch)") from None
-
-
-def _parse_pair(text):
-    try:
-        a, b = (float(v) for v in text.split(","))
-    except ValueError:
-        raise SymbackpropError(f"--start takes two numbers like 4,3; got {text!r}") from None
-    return a, b
-
-
-def _cmd_plot(args):
-    require_matplotlib()
-    from .cli import spec_from_args
-
-    kind = args.kind
-    if args.steps is not None and not 1 <= args.steps <= 10_000:
-        raise SymbackpropError(f"--steps must be between 1 and 10000, got {args.steps}")
-    if kind == "activations":
-        names = args.names.split(",") if args.names else ELEMENTWISE
-        fig = activations_figure([n.strip() for n in names])
-    elif kind == "vanishing":
-        fig = vanishing_gradient_figure(args.steps or 10)
-    elif kind == "cost":
-        if not args.history:
-            raise SymbackpropError("plot cost needs --history FILE (one cost per epoch)")
-        fig = cost_figure(_read_history(args.history))
-    elif kind == "descent":
-        if not 0 < args.lr < 1e6:
-            raise SymbackpropError(f"--lr must be positive, got {args.lr}")
-        fig = descent_figure(args.loss_surface, _parse_pair(args.start), args.lr, args.steps or 20)
-    else:
-        from .jacobians import derive
-
-        given = args.spec or args.layers or args.activations or args.loss
-        fig = sparsity_figure(derive(spec_from_args(args)) if given else None)
-    path = save(fig, args.output or f"{kind}.png", args.force)
-    print(f"wrote {path}")
-    return 0
-
-
-def register_cli(subparsers, add_spec_arguments):
-    """``symbackprop plot KIND [-o FILE]``; registered by :func:`symbackprop.demo.register_cli`."""
-    p = subparsers.add_parser("plot", help="draw a picture: activations, vanishing, cost, descent, jacobians "
-                              "(needs matplotlib)")
-    p.add_argument("kind", choices=KINDS, metavar="KIND", help=f"one of {', '.join(KINDS)}")
-    p.add_argument("-o", "--output", metavar="FILE", help="PNG, SVG or PDF file (default KIND.png)")
-    p.add_argument("--force", action="store_true", help="overwrite an existing FILE")
-    p.add_argument("--names", help="activations: which ones, comma-separated (default every element-wise one)")
-    p.add_argument("--history", metavar="FILE", help="cost: a file of numbers, one cost per epoch")
-    p.add_argument("--loss-surface", default="w1**2 + w2**2", metavar="EXPR",
-                   help="descent: a loss in w1 and w2 (default w1**2 + w2**2)")
-    p.add_argument("--start", default="4,3", help="descent: the starting point w1,w2 (default 4,3)")
-    p.add_argument("--lr", type=float, default=0.1, help="descent: the learning rate (default 0.1)")
-    p.add_argument("--steps", type=int, help="descent: number of steps (default 20); vanishing: layers (10)")
-    add_spec_arguments(p)
-    p.set_defaults(func=_cmd_plot)

@@ -25,9 +25,9 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from .activations import A, Y
-from .costs import Z as _Z
 from .evaluate import Dyadic, Fixed, elementwise, scalar_function
+from .symbols import A, Y
+from .symbols import Z as _Z
 
 P_BITS = 20  # weights and biases are multiples of 2^-20
 REGIMES = ("order 1", "mixed regimes", "mixed regimes")

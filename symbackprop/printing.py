@@ -26,12 +26,12 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from .activations import A as _A
-from .activations import Y as _Y
-from .costs import Z as _Z
 from .network import latex_name
 from .simplify import N as _N
 from .simplify import tidy
+from .symbols import A as _A
+from .symbols import Y as _Y
+from .symbols import Z as _Z
 
 #: Usable width of a display line and height of a display, in ems / lines of the document's 11pt body.
 LINE_EM = 36.0

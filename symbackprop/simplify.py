@@ -26,8 +26,7 @@ from functools import cache
 
 import sympy as sp
 
-from .activations import A
-from .costs import Z
+from .symbols import A, Z
 
 N = sp.Symbol("n", integer=True, positive=True)
 

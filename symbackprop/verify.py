@@ -32,19 +32,13 @@ import sys
 import time
 
 from .errors import SymbackpropError
-from .verify_exact import (
-    EXACT_MAX_BATCH,
-    EXACT_MAX_DEPTH,
-    EXACT_MAX_PARAMS,
-    _exact_checks,
-    _exact_is_cheap,
-    _OutOfTime,
-    _time_limit,
-)
+from .verify_exact import EXACT_MAX_BATCH, EXACT_MAX_DEPTH, EXACT_MAX_PARAMS, _exact_checks, _exact_is_cheap
 from .verify_float64 import float64_checks
 from .verify_formulas import formula_checks
 from .verify_numeric import UNEVALUABLE, numeric_checks
 from .verify_report import Check, VerificationReport
+from .zero import OutOfTime as _OutOfTime
+from .zero import time_limit as _time_limit
 
 __all__ = ["Check", "VerificationReport", "verify"]
 

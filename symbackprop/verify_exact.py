@@ -2,20 +2,18 @@
 
 SymPy builds the three forms in explicit symbols: (c) is the derivation's matrix forms made explicit
 (:attr:`LayerDerivation.delta`), (b) the long chain product with the column-vector of matrices, (a) the
-composed E differentiated.  The differences are reduced by :func:`_reduces_to_zero`: every function
-application (exp, tanh, log, sign, ...) is named by a symbol and every Piecewise written as its branches
-times indicator symbols, then the result is expanded and cancelled.  The reduction is sound: it can only
-fail to prove, never prove falsely.
+composed E differentiated.  The differences are reduced by the one zero-decider,
+:func:`symbackprop.zero.is_zero`: every function application (exp, tanh, log, sign, ...) is named by a
+symbol and every Piecewise written as its branches times indicator symbols, then the result is expanded
+and cancelled.  The reduction is sound: it can only fail to prove, never prove falsely.
 """
-import contextlib
 import math
-import signal
-import threading
 
 import sympy as sp
 
 from . import forms
 from .verify_report import Check
+from .zero import is_zero
 
 EXACT_MAX_PARAMS = 60
 EXACT_MAX_DEPTH = 3
@@ -32,96 +30,10 @@ def _exact_is_cheap(spec):
     return (spec.n_params <= (16 if softmax else 30) and spec.depth <= EXACT_MAX_DEPTH
             and (spec.batch or 1) <= 2)
 
-_ODD = {sp.sign, sp.tanh, sp.sinh, sp.sin, sp.tan, sp.atan, sp.erf, sp.asinh}
-_EVEN = {sp.Abs, sp.cosh, sp.cos}
-
-class _OutOfTime(Exception):
-    pass
-
-
-@contextlib.contextmanager
-def _time_limit(seconds):
-    """Interrupt the block after ``seconds`` (main thread only; elsewhere no limit)."""
-    if not seconds or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def alarm(signum, frame):
-        raise _OutOfTime
-
-    previous = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-def _atomize(expr, table):
-    """Replace every function application by a symbol, bottom-up, one symbol per distinct call.
-
-    ``exp(u)``, ``tanh(u)``, ``log(u)``, ``sign(u)`` ... become symbols keyed on the call with its
-    argument expanded, and each Piecewise((e1, c1), (e2, c2), ..., (ek, True)) becomes
-    e1*I1 + e2*(1-I1)*I2 + ... with an indicator symbol per condition.  The difference of two
-    forms is then a rational function of free symbols; if it is identically 0, it is 0 for every
-    value those symbols stand for, so the identity holds (the reduction is sound; it can only
-    fail to prove, never prove falsely).
-    """
-    def atom(e):
-        """The symbol for the call e, with odd/even symmetry and exp(u + v) = exp(u) exp(v) applied."""
-        arg = sp.expand(e.args[0]) if e.args else None
-        if e.func == sp.exp:  # exp(sum c_k m_k) -> prod atom(exp(m_k))^c_k
-            out = sp.Integer(1)
-            for term in sp.Add.make_args(arg):
-                c, m = term.as_coeff_Mul()
-                out *= table.setdefault(sp.exp(m), sp.Dummy(f"f{len(table)}", positive=True)) ** c
-            return out
-        sign = 1
-        if len(e.args) == 1 and e.func in _ODD | _EVEN:
-            flipped = sp.expand(-arg)
-            if sp.default_sort_key(flipped) < sp.default_sort_key(arg):
-                arg, sign = flipped, (-1 if e.func in _ODD else 1)
-        key = e.func(arg) if len(e.args) == 1 else e.func(*[sp.expand(a) for a in e.args])
-        return sign * table.setdefault(key, sp.Dummy(f"f{len(table)}"))
-
-    def piecewise(pw):
-        total, outside = sp.Integer(0), sp.Integer(1)
-        for e, c in pw.args:
-            if c == sp.true:
-                return total + outside * e
-            c = c.func(sp.expand(c.lhs - c.rhs), 0) if isinstance(c, sp.core.relational.Relational) else c
-            ind = table.setdefault(c, sp.Dummy(f"I{len(table)}"))
-            total += outside * ind * e
-            outside *= 1 - ind
-        return total
-
-    def is_call(e):
-        return isinstance(e, (sp.Function, sp.Abs)) and not isinstance(e, sp.Piecewise) or \
-            (e.is_Pow and not e.exp.is_Integer)
-
-    expr = expr.replace(lambda e: isinstance(e, sp.Piecewise), piecewise)
-    return expr.replace(is_call, atom)
-
-
-def _reduces_to_zero(expr, table):
-    if expr == 0:
-        return True
-    reduced = sp.expand(_atomize(expr, table))
-    if reduced == 0:
-        return True
-    indicators = {v for k, v in table.items() if isinstance(k, sp.core.relational.Relational)}
-    if indicators:  # I**k = I for an indicator
-        reduced = sp.expand(reduced.replace(lambda e: e.is_Pow and e.base in indicators, lambda e: e.base))
-        if reduced == 0:
-            return True
-    numerator, _ = sp.fraction(sp.together(reduced))
-    return sp.expand(numerator) == 0
-
 
 def _compare_exact(left, right, table):
     """All entries of left - right reduce to 0?  Returns (entries, failures)."""
-    bad = sum(not _reduces_to_zero(l - r, table) for l, r in zip(left, right))
+    bad = sum(not is_zero(l - r, table=table, seconds=None, rewrite=False) for l, r in zip(left, right))
     return len(left), bad
 
 

@@ -12,10 +12,9 @@ import random
 import numpy as np
 import sympy as sp
 
-from .activations import A, Y
-from .costs import Z
 from .evaluate import fixed_bits
 from .points import make_point
+from .symbols import A, Y, Z
 from .verify_numeric import PointChecks, _random_vector
 
 

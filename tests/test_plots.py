@@ -109,10 +109,10 @@ def test_sparsity_patterns_have_the_books_structure():
 
 def test_without_matplotlib_the_message_says_how_to_install(monkeypatch, capsys, tmp_path):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
-    with pytest.raises(SymbackpropError, match=r"pip install symbackprop\[plot\]"):
+    with pytest.raises(SymbackpropError, match=r"pip install \"symbackprop\[plot\]\""):
         plots.require_matplotlib()
     assert main(["plot", "descent", "-o", str(tmp_path / "d.png")]) == 2
-    assert "pip install symbackprop[plot]" in capsys.readouterr().err
+    assert 'pip install "symbackprop[plot]"' in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
 
 

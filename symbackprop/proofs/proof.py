@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
+from ..texescape import tex_escape
 from .reduction import Reduction
 
 
@@ -59,23 +60,15 @@ class Proof:
         }
 
     def _repr_latex_(self):
-        rows = [rf"\textbf{{{_tex_text(self.name)}}}: {self.statement_latex}"]
-        rows += [rf"\text{{{number}. {_tex_text(d)}}}" + (rf"\quad {sp.latex(e)}" if e is not None else "")
+        rows = [rf"\textbf{{{tex_escape(self.name)}}}: {self.statement_latex}"]
+        rows += [rf"\text{{{number}. {tex_escape(d)}}}" + (rf"\quad {sp.latex(e)}" if e is not None else "")
                  for number, (d, e) in enumerate(self.steps, 1)]
-        rows.append(rf"\textit{{Verdict: {_tex_text(self.verdict)}}}")
+        rows.append(rf"\textit{{Verdict: {tex_escape(self.verdict)}}}")
         return r"$\begin{array}{l}" + r" \\ ".join(rows) + r"\end{array}$"
 
     def __str__(self):
         return self.text()
 
-
-_TEX_ESCAPES = {"\\": r"\textbackslash{}", "_": r"\_", "^": r"\^{}", "&": r"\&", "#": r"\#", "%": r"\%",
-                "{": r"\{", "}": r"\}", "$": r"\$"}
-
-
-def _tex_text(text):
-    """Plain text made safe inside LaTeX \\text{...}."""
-    return "".join(_TEX_ESCAPES.get(ch, ch) for ch in text)
 
 
 def decide(proof, claims, ranges, started):
