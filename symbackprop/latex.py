@@ -84,7 +84,22 @@ def _context(derivation, report, printer):
         "output_delta": _output_delta(derivation, printer), "layers": layers,
         "W": W_, "B": B_, "Y": Y_, "A": A_, "D": D_, "S": S_,
         "batch": spec.batch, "verification": _verification(report), "failed": not report.passed,
+        "forms": _forms(derivation),
     }
+
+
+def _forms(derivation):
+    """Each layer's Delta^l and gradient forms as LaTeX: the objects the code prints and verification evaluates."""
+    from .print_latex import form_latex
+    from .printing import tex_width
+
+    rows = []
+    for layer in reversed(list(derivation)):
+        dW, db = layer.gradient_forms
+        delta = form_latex(layer.delta_form)
+        rows.append({"l": layer.l, "delta": delta, "dW": form_latex(dW), "db": form_latex(db),
+                     "wide": tex_width(delta) > 34})
+    return rows
 
 
 def _note(text):
@@ -160,7 +175,7 @@ def _quantity(text):
 
 
 def _verification(report):
-    rows = [{"layer": c.layer, "quantity": _quantity(c.quantity), "forms": tex_escape(c.forms),
+    rows = [{"layer": c.layer or "all", "quantity": _quantity(c.quantity), "forms": tex_escape(c.forms),
              "method": tex_escape(c.method),
              "entries": c.entries, "passed": c.passed,
              "discrepancy": "0 (proof)" if c.method == "exact" and c.passed else f"${_sci(c.max_discrepancy)}$"}
