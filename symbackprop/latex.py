@@ -168,6 +168,11 @@ def _quantity(text):
     import re
 
     m = re.fullmatch(r"dE/d([Wb])\^(\d+)(.*)", text)
+    formula = re.fullmatch(r"(a'\(y\)|e'\(a, z\)) of (.*)", text)
+    if formula:
+        return f"${formula.group(1)}$ of {tex_escape(formula.group(2))}"
+    if text == "delta^L":
+        return r"$\delta^{L}$"
     if not m:
         return tex_escape(text)
     symbol = W_(m.group(2)) if m.group(1) == "W" else B_(m.group(2))

@@ -117,20 +117,3 @@ def _progress(show, layers):
 
     with bar(layers, "verifying layers", stream=sys.stderr) as b:
         yield b.update
-
-
-def _unevaluable(method, exc):
-    return Check(0, "the derivation's forms", "evaluated", method, 0, float("inf"), 0.0, False,
-                 f"could not evaluate: {type(exc).__name__}: {exc}"[:300])
-
-
-@contextlib.contextmanager
-def _progress(show, layers):
-    """A per-layer progress bar on standard error when ``show``; yields the function to call per layer."""
-    if not show:
-        yield lambda: None
-        return
-    from .progress import bar
-
-    with bar(layers, "verifying layers", stream=sys.stderr) as b:
-        yield b.update
