@@ -241,9 +241,11 @@ class Evaluator:
     def __init__(self, leaves, F, numbers=None):
         self.leaves, self.F = dict(leaves), F
         self.numbers = numbers or {}  # scalar symbols (beta) -> numbers
+        self.memo = {}  # element-wise nodes already evaluated (a'(Y^l) is read by every chain through layer l)
 
     def bind(self, symbol, value):
         self.leaves[symbol] = value
+        self.memo = {e: v for e, v in self.memo.items() if not e.has(symbol)}
 
     def value(self, expr):
         """The form's value as Fixed (a Dyadic leaf is returned as it is)."""
@@ -269,9 +271,10 @@ class Evaluator:
                 total = total.hadamard(p)
             return total
         if isinstance(expr, Elementwise):
-            symbols = tuple(expr.arguments)
-            return elementwise(expr.formula, symbols, [self._fixed(self.value(m)) for m in expr.arguments.values()],
-                               self.F)
+            if expr not in self.memo:
+                arguments = [self._fixed(self.value(m)) for m in expr.arguments.values()]
+                self.memo[expr] = elementwise(expr.formula, tuple(expr.arguments), arguments, self.F)
+            return self.memo[expr]
         if isinstance(expr, sp.OneMatrix):
             rows, cols = (int(self._number(d)) for d in expr.shape)
             return Fixed(np.full((rows, cols), mpmath.mpf(1), dtype=object), self.F)

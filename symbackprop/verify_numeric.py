@@ -208,7 +208,8 @@ def _check_point(derivation, point, k, seed, F, beta, per_layer_at, record, tick
         with mpmath.workprec(F + 64):
             joint[l] = (u0, v0, u0, c_W[0].to_mpf()[0, 0] + _dot(u0, db_c).to_mpf()[0, 0])
         if k in per_layer_at:
-            directions = probes[:1] + (probes[-1:] if k == min(per_layer_at) else [])
+            coordinates = k == min(per_layer_at) and L <= PER_LAYER_DEPTH  # deep: the random directions only
+            directions = probes[:1] + (probes[-1:] if coordinates else [])
             for u, v in directions:
                 direct = pc.direct(l, u.matmul(v.T.matmul(S)))  # y^l moves by u (v^T S)
                 predicted = pc.outer_projection(l, "W", u, v).to_mpf()[0, 0]
