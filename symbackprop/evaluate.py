@@ -101,8 +101,9 @@ class Fixed:
 
     def grid(self):
         """(integers k, exponent e) with v = k 2^e: the whole matrix on the fixed-point grid of its largest entry."""
-        top = max((abs(x) for x in self.v.flat), default=mpmath.mpf(0))
-        e = (int(mpmath.floor(mpmath.log(top, 2))) if top else 0) - (self.F + 64)
+        # the top bit of the largest entry, read off each mpf's (sign, mantissa, exponent, bit count)
+        top = max((x._mpf_[2] + x._mpf_[3] for x in self.v.flat if x._mpf_[1]), default=0)
+        e = top - (self.F + 64)
         ints = np.empty(self.shape, dtype=object)
         for idx, x in np.ndenumerate(self.v):
             ints[idx] = _on_grid(x, e)

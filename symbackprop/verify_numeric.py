@@ -53,7 +53,7 @@ class PointChecks:
             leaves.update({self.M.W(l): point.W[l], self.M.Y(l): self.Ys[l], self.M.A(l): self.As[l]})
         leaves[self.M.A(0)] = self.As[0]
         self.ev = Evaluator(leaves, self.F, {forms.BETA: self.beta})
-        self.deltas = {}
+        self.deltas, self._projected = {}, {}
         for l in range(self.L, 0, -1):  # (c): the recursion as the code runs it
             form = derivation[l].delta_form.xreplace({forms.BETA: self.beta})
             self.deltas[l] = self.ev.value(form)
@@ -62,11 +62,14 @@ class PointChecks:
     # -- (c) ----------------------------------------------------------------------------------
     def outer_projection(self, l, wrt, u, v):
         """u^T (dE/dW^l) v or u^T dE/db^l from the derivation's gradient forms (c)."""
-        W_form, b_form = self.d[l].gradient_forms
-        form = (W_form if wrt == "W" else b_form).xreplace({forms.BETA: self.beta})
-        probe = sp.MatrixSymbol("v_probe", form.shape[1], 1)
+        if (l, wrt) not in self._projected:
+            W_form, b_form = self.d[l].gradient_forms
+            form = (W_form if wrt == "W" else b_form).xreplace({forms.BETA: self.beta})
+            probe = sp.MatrixSymbol("v_probe", form.shape[1], 1)
+            self._projected[l, wrt] = (probe, form * probe)
+        probe, projected = self._projected[l, wrt]
         self.ev.bind(probe, v)
-        column = self.ev.value(form * probe)  # right to left: never the n x m matrix
+        column = self.ev.value(projected)  # right to left: never the n x m matrix
         return _dot(u, column)
 
     # -- (b) ----------------------------------------------------------------------------------
