@@ -1,0 +1,300 @@
+"""Verify an emitted module: the code a user runs, checked against the derivation at high precision.
+
+``symbackprop emit SPEC -o model.py`` prints a NumPy module from the derivation; ``symbackprop verify``
+checks the derivation.  This module closes the gap between them: it imports ``model.py`` itself and
+compares the module's own ``loss(params, X, Z)`` and ``gradients(params, X, Z)``, computed in the
+module's ``DTYPE``, with the derivation's E, dE/dW^l and dE/db^l at ``digits`` significant digits.
+
+* **Which network.**  An emitted module carries the spec it was emitted from (``SPEC_TOML``), so it
+  can be checked on its own; a spec given explicitly must agree with it.
+* **Where.**  At points laid out across regimes (:data:`REGIMES`), each a batch of :data:`BETA`
+  examples: |y| of order 1; |y| ~ 1e-3 on both sides of the kinks at 0; |y| in the tens; saturated
+  tails.  The parameters and inputs are rounded to the module's ``DTYPE`` first, and the reference
+  is computed from those very numbers, so what is compared is the module's arithmetic, not the
+  rounding of its inputs.
+* **How close.**  Entry by entry: |emitted - reference| <= tol * max(|reference|, floor), with the
+  floor a fraction (:data:`FLOOR`) of the tensor's largest entry (an entry that cancels to nearly 0
+  is held to the tensor's scale, not to its own) and never below the smallest normal number over
+  tol.  tol is 1e-10 for float64 and 1e-4 for float32 (:data:`TOLERANCE`).
+* **What is reported.**  One :class:`~symbackprop.verify.Check` row per layer and quantity
+  (dE/dW^l, dE/db^l, and E), each the worst over all points, its note naming the regime and the
+  entry where the worst discrepancy sits.
+
+Importing a module runs it: verify only modules you would run anyway.
+
+>>> import tempfile, pathlib
+>>> from symbackprop.codegen import emit
+>>> from symbackprop.spec import NetworkSpec
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> _ = (folder / "model.py").write_text(emit(NetworkSpec.from_options("3,4,2", "tanh,sigmoid", "mse")))
+>>> report = verify_emitted(folder / "model.py")
+>>> report.passed, [c.quantity for c in report.checks]
+(True, ['E', 'dE/dW^2', 'dE/db^2', 'dE/dW^1', 'dE/db^1'])
+"""
+import importlib.machinery
+import importlib.util
+import itertools
+import math
+import time
+import warnings
+from pathlib import Path
+
+import mpmath
+import numpy as np
+
+from .errors import SymbackpropError
+from .spec import NetworkSpec
+from .verify import Check, VerificationReport
+
+TOLERANCE = {"float64": 1e-10, "float32": 1e-4}
+# an entry is held to tol * max(|reference|, FLOOR * largest |entry| of its tensor): rounding in a sum of
+# terms as large as the tensor's largest entry leaves an absolute error of a few eps times that entry
+FLOOR = {"float64": 1e-4, "float32": 1e-1}
+BETA = 3  # examples per point
+# (what the point shows, how y^l is laid out, r): "spread" draws W^l so that y ~ r N(0, 1) and b^l in
+# [-r/2, r/2]; "bias" gives each unit a bias of r to 2r, with a random sign, and a small W^l (|W s| about
+# r/4), so that every y of that unit in the batch has |y| between about r/2 and 2.5 r on one side of 0
+REGIMES = (
+    ("|y| of order 1", "spread", 1.0),
+    ("|y| ~ 1e-3, both sides of 0", "bias", 1e-3),
+    ("|y| in the tens", "bias", 10.0),
+    ("saturated tails, |y| ~ 30-75", "bias", 30.0),
+)
+_NAMES = itertools.count()
+
+
+def verify_emitted(path, spec=None, seed=0, digits=50, regimes=REGIMES):
+    """Check the emitted module at ``path`` against the derivation; returns a :class:`VerificationReport`.
+
+    ``spec`` (a :class:`NetworkSpec`) is optional: by default the module's own ``SPEC_TOML`` is read.
+    ``regimes`` are the points' layouts, a subset of :data:`REGIMES` or rows like them.
+    """
+    from .jacobians import derive
+
+    if not 30 <= digits <= 1000:
+        raise SymbackpropError(f"high-precision verification needs 30 to 1000 digits, got {digits}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise SymbackpropError(f"the seed must be a non-negative integer, got {seed!r}")
+    start = time.perf_counter()
+    path = Path(path)
+    module = load_module(path)
+    spec = module_spec(module, path, spec)
+    dtype = np.dtype(module.DTYPE).name
+    derivation = derive(spec)
+    L = spec.depth
+    keys = ["E"] + [f"{kind}{l}" for l in range(L, 0, -1) for kind in "Wb"]
+    worst = {key: (0.0, "") for key in keys}
+    entries = dict.fromkeys(keys, 0)
+    notes, warned = [], set()
+    rng = np.random.default_rng(seed)
+    if not regimes:
+        raise SymbackpropError("verify_emitted needs at least one regime to place its points")
+    for regime, layout, r in regimes:
+        params, X, Z = _point(module, spec, rng, layout, r, dtype)
+        E_ref, grads_ref = _reference(derivation, params, X, Z, digits)
+        references = {"E": [[E_ref]]}
+        for l, (dW, db) in grads_ref.items():
+            references[f"W{l}"], references[f"b{l}"] = dW, [[v] for v in db]
+        emitted, failure = _run(module, params, X, Z, warned)
+        for key in keys:
+            entries[key] += 1 if key == "E" else len(references[key]) * len(references[key][0])
+            if failure:
+                disc, where = math.inf, failure
+            else:
+                disc, where = _discrepancy(emitted[key], references[key], dtype)
+            if disc >= worst[key][0] or math.isnan(disc):
+                worst[key] = (disc, f"worst at {regime}{where}")
+    tol = TOLERANCE[dtype]
+    checks = []
+    for key in keys:
+        quantity, layer = ("E", L) if key == "E" else (f"dE/d{key[0]}^{key[1:]}", int(key[1:]))
+        disc, note = worst[key]
+        checks.append(Check(layer, quantity, "emitted = derivation", f"high-precision vs emitted {dtype}",
+                            entries[key], disc, tol, disc <= tol, note))
+    notes.append(f"{len(regimes)} points of {BETA} examples: " + "; ".join(r[0] for r in regimes)
+                 + f"; reference at {digits} digits")
+    notes += [f"the module warned: {w}" for w in sorted(warned)]
+    report = VerificationReport(f"{path.name}: {spec.describe()}", checks, derivation.output_delta.summary(),
+                                seed, digits)
+    report.notes = notes
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+# -- the module and its spec -----------------------------------------------------------------------
+class _Loader(importlib.machinery.SourceFileLoader):
+    """Python's own loader for a source file, minus the bytecode cache (no __pycache__ beside model.py)."""
+
+    def set_data(self, path, data, *, _mode=0o666):
+        pass
+
+
+def load_module(path):
+    """The module at ``path``, imported under a fresh name; a one-line error for anything else."""
+    path = Path(path)
+    if not path.is_file():
+        raise SymbackpropError(f"emitted module {str(path)!r} does not exist")
+    if path.suffix != ".py":
+        raise SymbackpropError(f"{str(path)!r} is not a Python module (.py); give the file `symbackprop emit` wrote")
+    try:
+        compile(path.read_text(encoding="utf-8"), str(path), "exec")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SymbackpropError(f"cannot read {str(path)!r}: {exc}") from None
+    except (SyntaxError, ValueError) as exc:
+        raise SymbackpropError(f"{str(path)!r} is not valid Python: {exc}") from None
+    name = f"_symbackprop_emitted_{next(_NAMES)}"
+    loader = _Loader(name, str(path))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(name, loader))
+    try:
+        loader.exec_module(module)
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 -- foreign code: whatever it raises, say so in one line
+        raise SymbackpropError(f"importing {str(path)!r} failed: {type(exc).__name__}: {_line(exc)}") from None
+    missing = [n for n in ("loss", "gradients") if not callable(getattr(module, n, None))]
+    missing += [n for n in ("DTYPE",) if not hasattr(module, n)]
+    if missing:
+        raise SymbackpropError(f"{str(path)!r} is not an emitted module: it has no {', '.join(missing)}")
+    try:
+        dtype = np.dtype(module.DTYPE).name
+    except TypeError:
+        dtype = repr(module.DTYPE)
+    if dtype not in TOLERANCE:
+        raise SymbackpropError(f"{str(path)!r} has DTYPE {dtype}; emitted modules use float64 or float32")
+    return module
+
+
+def module_spec(module, path, spec=None):
+    """The spec the module was emitted from (its SPEC_TOML), checked against ``spec`` when one is given."""
+    text = getattr(module, "SPEC_TOML", None)
+    if text is None and spec is None:
+        raise SymbackpropError(f"{str(path)!r} carries no SPEC_TOML (another template, or an older symbackprop); "
+                               f"give its spec too: symbackprop verify --emitted {path} SPEC")
+    if text is not None and not isinstance(text, str):
+        raise SymbackpropError(f"{str(path)!r}: SPEC_TOML must be the text of a spec, got {type(text).__name__}")
+    own = NetworkSpec.from_toml_text(text, source=f"{path} SPEC_TOML") if text is not None else None
+    if spec is not None and own is not None and (own.sizes, own.activations, own.cost) != \
+            (spec.sizes, spec.activations, spec.cost):
+        raise SymbackpropError(f"{str(path)!r} was emitted from {own.describe()}, not from the spec given "
+                               f"({spec.describe()})")
+    spec = spec or own
+    sizes = getattr(module, "SIZES", spec.sizes)
+    if tuple(sizes) != spec.sizes:
+        raise SymbackpropError(f"{str(path)!r} has SIZES {tuple(sizes)}, but the spec has {spec.sizes}")
+    return spec
+
+
+def _line(exc):
+    text = str(exc).strip().splitlines()
+    return text[0] if text else "(no message)"
+
+
+# -- the points ------------------------------------------------------------------------------------
+def _point(module, spec, rng, layout, r, dtype):
+    """params, X, Z in ``dtype`` with y^l laid out as the regime says (see :data:`REGIMES`).
+
+    The scale of s^(l-1) is read from the module's own forward pass with layers l..L still zero: it only
+    places the point; every value compared comes from the reference.
+    """
+    sizes, L = spec.sizes, spec.depth
+    X = rng.uniform(-1, 1, (sizes[0], BETA)).astype(dtype)
+    Z = rng.uniform(0.05, 0.95, (sizes[-1], BETA))
+    if not spec.activations[-1].elementwise:
+        Z /= Z.sum(axis=0, keepdims=True)  # a softmax output: each target a probability vector
+    params = {}
+    for l in range(1, L + 1):
+        params[f"W{l}"] = np.zeros((sizes[l], sizes[l - 1]), dtype)
+        params[f"b{l}"] = np.zeros((sizes[l], 1), dtype)
+    for l in range(1, L + 1):
+        S = X if l == 1 else _activations(module, params, X, l - 1)
+        sigma = float(np.sqrt(np.mean(np.square(S, dtype=float)))) if S is not None else 1.0
+        sigma = sigma if math.isfinite(sigma) and sigma > 0 else 1.0
+        m, n = sizes[l - 1], sizes[l]
+        if layout == "spread":
+            W = rng.uniform(-1, 1, (n, m)) * math.sqrt(3) * r / (math.sqrt(m) * sigma)
+            b = rng.uniform(-0.5, 0.5, (n, 1)) * r
+        else:
+            W = rng.uniform(-1, 1, (n, m)) * 0.25 * math.sqrt(3) * r / (math.sqrt(m) * sigma)
+            b = rng.uniform(1, 2, (n, 1)) * r * rng.choice((-1.0, 1.0), (n, 1))
+        params[f"W{l}"], params[f"b{l}"] = W.astype(dtype), b.astype(dtype)
+    return params, X, Z.astype(dtype)
+
+
+def _activations(module, params, X, l):
+    """A^l from the module's forward pass, or None when it has none or it fails."""
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            return np.asarray(module.forward({k: v.copy() for k, v in params.items()}, X.copy())[1][f"A{l}"])
+    except Exception:  # noqa: BLE001 -- only places the point; the checks below meet the failure
+        return None
+
+
+# -- the comparison --------------------------------------------------------------------------------
+def _run(module, params, X, Z, warned):
+    """The module's loss and gradients at the point, keyed E, W1, b1, ...; or (None, why) if it fails."""
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            E = module.loss({k: v.copy() for k, v in params.items()}, X.copy(), Z.copy())
+            grads = module.gradients({k: v.copy() for k, v in params.items()}, X.copy(), Z.copy())
+        warned.update(f"{w.category.__name__}: {w.message}" for w in caught)
+        values = {"E": [[E]]}
+        for key in params:
+            values[key] = np.asarray(grads[key])
+            if values[key].shape != params[key].shape:
+                return None, f": gradients()[{key!r}] has shape {values[key].shape}, not {params[key].shape}"
+        return values, ""
+    except Exception as exc:  # noqa: BLE001 -- a module that raises fails its checks, with the reason
+        return None, f": the module raised {type(exc).__name__}: {_line(exc)}"
+
+
+def _discrepancy(emitted, reference, dtype):
+    """max over entries of |emitted - reference| / max(|reference|, floor), and where it sits."""
+    info = np.finfo(dtype)
+    tol = TOLERANCE[dtype]
+    rows = reference
+    if not all(isinstance(v, mpmath.mpf) and mpmath.isfinite(v) for row in rows for v in row):
+        return math.inf, ": the reference is not a finite real number there (outside the cost's domain?)"
+    largest = max(abs(v) for row in rows for v in row)
+    floor = max(FLOOR[dtype] * largest, mpmath.mpf(float(info.tiny)) / tol)
+    emitted = np.asarray(emitted, dtype=float).reshape(len(rows), len(rows[0]))
+    worst, where = 0.0, ""
+    for i, row in enumerate(rows):
+        for j, ref in enumerate(row):
+            got = emitted[i, j]
+            disc = float(abs(mpmath.mpf(got) - ref) / max(abs(ref), floor)) if math.isfinite(got) else math.inf
+            if disc > worst or (disc == math.inf and not where):
+                worst, where = disc, f", entry [{i}, {j}]: emitted {got:.17g}, reference {mpmath.nstr(ref, 17)}"
+    return worst, where if len(rows) * len(rows[0]) > 1 else where.replace(", entry [0, 0]", "")
+
+
+def _reference(derivation, params, X, Z, digits):
+    """E and {l: (dE/dW^l, dE/db^l)} of the batch, from the derivation at ``digits`` digits (mpmath).
+
+    The one call into the high-precision engine: the mean over the columns of X (eq. 86-88) of the
+    engine's error and outer-product gradients.  ``params`` are the module's arrays, converted exactly.
+    """
+    from .verify import NumericNetwork
+
+    network, L = derivation.network, derivation.L
+    beta = X.shape[1]
+    with mpmath.workdps(digits):
+        numeric = NumericNetwork(network, "mpmath")
+
+        def exact(array):
+            return [[mpmath.mpf(float(v)) for v in row] for row in np.asarray(array)]
+
+        point = {l: (exact(params[f"W{l}"]), [row[0] for row in exact(params[f"b{l}"])]) for l in range(1, L + 1)}
+        columns = exact(np.asarray(X).T), exact(np.asarray(Z).T)
+        E = mpmath.mpf(0)
+        grads = {l: ([[mpmath.mpf(0) for _ in row] for row in point[l][0]], [mpmath.mpf(0) for _ in point[l][1]])
+                 for l in range(1, L + 1)}
+        for x, z in zip(*columns):
+            forward = numeric.forward(point, x)
+            E += numeric.cost(forward[1][L], z) / beta
+            for l, (dW, db) in numeric.outer(point, x, z, forward).items():
+                total_W, total_b = grads[l]
+                for i, row in enumerate(dW):
+                    for j, v in enumerate(row):
+                        total_W[i][j] += v / beta
+                    total_b[i] += db[i] / beta
+    return E, grads
