@@ -26,7 +26,7 @@ Importing a module runs it: verify only modules you would run anyway.
 >>> from symbackprop.codegen import emit
 >>> from symbackprop.spec import NetworkSpec
 >>> folder = pathlib.Path(tempfile.mkdtemp())
->>> _ = (folder / "model.py").write_text(emit(NetworkSpec.from_options("3,4,2", "tanh,sigmoid", "mse")))
+>>> _ = (folder / "model.py").write_text(emit(NetworkSpec.from_options("3,4,2", "relu,identity", "mse")))
 >>> report = verify_emitted(folder / "model.py")
 >>> report.passed, [c.quantity for c in report.checks]
 (True, ['E', 'dE/dW^2', 'dE/db^2', 'dE/dW^1', 'dE/db^1'])
