@@ -111,7 +111,7 @@ def verify_emitted(path, spec=None, seed=0, digits=50, regimes=REGIMES):
         disc, note = worst[key]
         checks.append(Check(layer, quantity, "emitted = derivation", f"high-precision vs emitted {dtype}",
                             entries[key], disc, tol, disc <= tol, note))
-    notes.append(f"{len(regimes)} points of {BETA} examples: " + "; ".join(r[0] for r in regimes)
+    notes.append(f"{len(regimes)} point{'s' * (len(regimes) > 1)} of {BETA} examples: " + "; ".join(r[0] for r in regimes)
                  + f"; reference at {digits} digits")
     notes += [f"the module warned: {w}" for w in sorted(warned)]
     report = VerificationReport(f"{path.name}: {spec.describe()}", checks, derivation.output_delta.summary(),
@@ -248,23 +248,25 @@ def _run(module, params, X, Z, warned):
 
 
 def _discrepancy(emitted, reference, dtype):
-    """max over entries of |emitted - reference| / max(|reference|, floor), and where it sits."""
-    info = np.finfo(dtype)
+    """max over entries of |emitted - reference| / max(|reference|, floor), and where it sits.
+
+    The reference is rounded to float64 for the comparison: its rounding (1e-16 relative) is a millionth
+    of the float64 tolerance, and entries too small for a float64 to hold them lie under the floor.
+    """
     tol = TOLERANCE[dtype]
-    rows = reference
-    if not all(isinstance(v, mpmath.mpf) and mpmath.isfinite(v) for row in rows for v in row):
+    try:
+        ref = np.array([[float(v) for v in row] for row in reference])  # mpc (log of a negative) refuses
+    except TypeError:
+        ref = np.array([[math.nan]])
+    if not np.isfinite(ref).all():
         return math.inf, ": the reference is not a finite real number there (outside the cost's domain?)"
-    largest = max(abs(v) for row in rows for v in row)
-    floor = max(FLOOR[dtype] * largest, mpmath.mpf(float(info.tiny)) / tol)
-    emitted = np.asarray(emitted, dtype=float).reshape(len(rows), len(rows[0]))
-    worst, where = 0.0, ""
-    for i, row in enumerate(rows):
-        for j, ref in enumerate(row):
-            got = emitted[i, j]
-            disc = float(abs(mpmath.mpf(got) - ref) / max(abs(ref), floor)) if math.isfinite(got) else math.inf
-            if disc > worst or (disc == math.inf and not where):
-                worst, where = disc, f", entry [{i}, {j}]: emitted {got:.17g}, reference {mpmath.nstr(ref, 17)}"
-    return worst, where if len(rows) * len(rows[0]) > 1 else where.replace(", entry [0, 0]", "")
+    floor = max(FLOOR[dtype] * float(np.abs(ref).max()), float(np.finfo(dtype).tiny) / tol)
+    got = np.asarray(emitted, dtype=float).reshape(ref.shape)
+    with np.errstate(invalid="ignore", over="ignore"):
+        disc = np.where(np.isfinite(got), np.abs(got - ref) / np.maximum(np.abs(ref), floor), math.inf)
+    i, j = np.unravel_index(int(np.argmax(disc)), disc.shape)
+    entry = f", entry [{i}, {j}]" if disc.size > 1 else ""
+    return float(disc[i, j]), f"{entry}: emitted {got[i, j]:.17g}, reference {mpmath.nstr(reference[i][j], 17)}"
 
 
 def _reference(derivation, params, X, Z, digits):
@@ -290,11 +292,11 @@ def _reference(derivation, params, X, Z, digits):
                  for l in range(1, L + 1)}
         for x, z in zip(*columns):
             forward = numeric.forward(point, x)
-            E += numeric.cost(forward[1][L], z) / beta
+            E += numeric.cost(forward[1][L], z)
             for l, (dW, db) in numeric.outer(point, x, z, forward).items():
                 total_W, total_b = grads[l]
                 for i, row in enumerate(dW):
-                    for j, v in enumerate(row):
-                        total_W[i][j] += v / beta
-                    total_b[i] += db[i] / beta
-    return E, grads
+                    total_W[i] = [t + v for t, v in zip(total_W[i], row)]
+                    total_b[i] += db[i]
+        means = {l: ([[v / beta for v in row] for row in dW], [v / beta for v in db]) for l, (dW, db) in grads.items()}
+        return E / beta, means
