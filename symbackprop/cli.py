@@ -81,6 +81,8 @@ def _cmd_verify(args):
     if args.emitted:  # the emitted module's own loss and gradients against the derivation; SPEC is optional
         from .verify_emitted import verify_emitted
 
+        if args.method != "auto":
+            raise SymbackpropError("--method applies to the derivation; --emitted always compares at --digits digits")
         given = args.spec or args.layers or args.activations or args.loss
         report = verify_emitted(args.emitted, spec_from_args(args) if given else None, args.seed, args.digits)
         print(json.dumps(report.to_dict(), indent=2) if args.json else report.table())

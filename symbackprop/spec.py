@@ -130,8 +130,11 @@ class NetworkSpec:
             "batch": self.batch,
         }
 
-    def to_toml(self):
+    def to_toml(self, default=SpecError):
         """The spec as TOML text that :meth:`from_toml_text` reads back as this very spec.
+
+        A spec no spec file can hold (a parameter like T = 1/3, given through the Python API) raises
+        :class:`SpecError`, or returns ``default`` when one is given: ``spec.to_toml(default=None)``.
 
         Custom formulas are written as the user wrote them; parameters as exact decimals.  The text has no
         single quote and no backslash outside a string, so an emitted module can carry it in a raw
@@ -154,6 +157,14 @@ class NetworkSpec:
         >>> NetworkSpec.from_toml_text(spec.to_toml()) == spec
         True
         """
+        try:
+            return self._to_toml()
+        except SpecError:
+            if default is SpecError:
+                raise
+            return default
+
+    def _to_toml(self):
         lines = [f"name = {_toml_string(self.name)}", f"sizes = {list(self.sizes)}",
                  f"activations = [{', '.join(_toml_string(_activation_text(a)) for a in self.activations)}]",
                  f"cost = {_toml_string(self.cost.name)}"]

@@ -166,7 +166,8 @@ def module_spec(module, path, spec=None):
     """The spec the module was emitted from (its SPEC_TOML), checked against ``spec`` when one is given."""
     text = getattr(module, "SPEC_TOML", None)
     if text is None and spec is None:
-        raise SymbackpropError(f"{str(path)!r} carries no SPEC_TOML (another template, or an older symbackprop); "
+        raise SymbackpropError(f"{str(path)!r} carries no SPEC_TOML (another template, an older symbackprop, "
+                               f"or a spec no spec file holds); "
                                f"give its spec too: symbackprop verify --emitted {path} SPEC")
     if text is not None and not isinstance(text, str):
         raise SymbackpropError(f"{str(path)!r}: SPEC_TOML must be the text of a spec, got {type(text).__name__}")

@@ -210,6 +210,23 @@ def test_to_toml_refuses_a_parameter_without_an_exact_decimal():
     spec = NetworkSpec((2, 3), (get_activation("softmax", temperature=Fraction(1, 3)),), get_cost("cross_entropy"))
     with pytest.raises(SpecError, match="exact decimal"):
         spec.to_toml()
+    assert spec.to_toml(default=None) is None
+
+
+def test_a_module_whose_spec_no_file_holds_is_emitted_and_checked_with_the_spec_given(tmp_path):
+    """T = 1/3: the module is emitted with SPEC_TOML = None, refused alone (no spec), and passes given its spec."""
+    from fractions import Fraction
+
+    from symbackprop.activations import get_activation
+    from symbackprop.costs import get_cost
+
+    spec = NetworkSpec((2, 3, 3), (get_activation("relu"), get_activation("softmax", temperature=Fraction(1, 3))),
+                       get_cost("cross_entropy"))
+    path = _module(tmp_path, spec)
+    assert load_module(path).SPEC_TOML is None
+    with pytest.raises(SymbackpropError, match="carries no SPEC_TOML"):
+        verify_emitted(path)
+    assert verify_emitted(path, spec, regimes=REGIMES[:2]).passed
 
 
 # -- the command line ----------------------------------------------------------------------------------------
@@ -255,6 +272,7 @@ def _bad_modules(tmp_path):
         (["--emitted", str(good), "--layers", "3,4,2", "--activations", "relu,tanh", "--loss", "mse"],
          "not from the spec given"),
         (["--emitted", str(good), "--digits", "10"], "30 to 1000 digits"),
+        (["--emitted", str(good), "--method", "exact"], "--method applies to the derivation"),
     ]
 
 
