@@ -9,7 +9,7 @@ module's ``DTYPE``, with the derivation's E, dE/dW^l and dE/db^l at ``digits`` s
   can be checked on its own; a spec given explicitly must agree with it.
 * **Where.**  At points laid out across regimes (:data:`REGIMES`), each a batch of :data:`BETA`
   examples: |y| of order 1; |y| ~ 1e-3 on both sides of the kinks at 0; |y| in the tens; saturated
-  tails.  The parameters and inputs are rounded to the module's ``DTYPE`` first, and the reference
+  tails (|y| ~ 30-75) and far tails (|y| ~ 300-750).  The parameters and inputs are rounded to the module's ``DTYPE`` first, and the reference
   is computed from those very numbers, so what is compared is the module's arithmetic, not the
   rounding of its inputs.
 * **How close.**  Entry by entry: |emitted - reference| <= tol * max(|reference|, floor), with the
@@ -59,6 +59,7 @@ REGIMES = (
     ("|y| ~ 1e-3, both sides of 0", "bias", 1e-3),
     ("|y| in the tens", "bias", 10.0),
     ("saturated tails, |y| ~ 30-75", "bias", 30.0),
+    ("far tails, |y| ~ 300-750", "bias", 300.0),
 )
 _NAMES = itertools.count()
 
