@@ -61,6 +61,7 @@ REGIMES = (
     ("saturated tails, |y| ~ 30-75", "bias", 30.0),
     ("far tails, |y| ~ 300-750", "bias", 300.0),
 )
+MAX_DIGITS = 2000  # the working precision's ceiling
 _NAMES = itertools.count()
 
 
@@ -86,19 +87,29 @@ def verify_emitted(path, spec=None, seed=0, digits=50, regimes=REGIMES):
     keys = ["E"] + [f"{kind}{l}" for l in range(L, 0, -1) for kind in "Wb"]
     worst = {key: (0.0, "") for key in keys}
     entries = dict.fromkeys(keys, 0)
-    notes, warned = [], set()
+    notes, warned, precisions = [], set(), []
     rng = np.random.default_rng(seed)
     if not regimes:
         raise SymbackpropError("verify_emitted needs at least one regime to place its points")
     for regime, layout, r in regimes:
         params, X, Z = _point(module, spec, rng, layout, r, dtype)
-        E_ref, grads_ref = _reference(derivation, params, X, Z, digits)
+        # where a saturates, 1 - a ~ e^-|y| and 1 - a^2 ~ e^-2|y| must keep `digits` digits: 2 |y| / ln 10 more
+        working = min(digits + math.ceil(2 * _reach(module, params, X, L, r) / math.log(10)), MAX_DIGITS)
+        precisions.append(working)
+        try:
+            E_ref, grads_ref = _reference(derivation, params, X, Z, working)
+        except (ArithmeticError, ValueError) as exc:  # e.g. log(0) in the derivation's own formulas
+            E_ref, grads_ref = math.nan, {l: ([[math.nan] * m], [math.nan]) for l, m in enumerate(spec.sizes[:-1], 1)}
+            reason = f": the derivation cannot be evaluated there ({type(exc).__name__}: {_line(exc)})"
+        else:
+            reason = ""
         references = {"E": [[E_ref]]}
         for l, (dW, db) in grads_ref.items():
             references[f"W{l}"], references[f"b{l}"] = dW, [[v] for v in db]
         emitted, failure = _run(module, params, X, Z, warned)
+        failure = reason or failure
         for key in keys:
-            entries[key] += 1 if key == "E" else len(references[key]) * len(references[key][0])
+            entries[key] += 1 if key == "E" else np.size(params.get(key, 1))
             if failure:
                 disc, where = math.inf, failure
             else:
@@ -113,7 +124,7 @@ def verify_emitted(path, spec=None, seed=0, digits=50, regimes=REGIMES):
         checks.append(Check(layer, quantity, "emitted = derivation", f"high-precision vs emitted {dtype}",
                             entries[key], disc, tol, disc <= tol, note))
     notes.append(f"{len(regimes)} point{'s' * (len(regimes) > 1)} of {BETA} examples: " + "; ".join(r[0] for r in regimes)
-                 + f"; reference at {digits} digits")
+                 + f"; reference at {digits} digits (worked at {min(precisions)} to {max(precisions)})")
     notes += [f"the module warned: {w}" for w in sorted(warned)]
     report = VerificationReport(f"{path.name}: {spec.describe()}", checks, derivation.output_delta.summary(),
                                 seed, digits)
@@ -220,14 +231,25 @@ def _point(module, spec, rng, layout, r, dtype):
     return params, X, Z.astype(dtype)
 
 
-def _activations(module, params, X, l):
-    """A^l from the module's forward pass, or None when it has none or it fails."""
+def _activations(module, params, X, l, kind="A"):
+    """A^l (or Y^l) from the module's forward pass, or None when it has none or it fails."""
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            return np.asarray(module.forward({k: v.copy() for k, v in params.items()}, X.copy())[1][f"A{l}"])
+            cache = module.forward({k: v.copy() for k, v in params.items()}, X.copy())[1]
+            return np.asarray(cache[f"{kind}{l}"], dtype=float)
     except Exception:  # noqa: BLE001 -- only places the point; the checks below meet the failure
         return None
+
+
+def _reach(module, params, X, L, r):
+    """The largest |y| at the point: 2.5 r by the layout, or more if the module's forward pass shows more."""
+    reach = 2.5 * r
+    for l in range(1, L + 1):
+        Y = _activations(module, params, X, l, "Y")
+        if Y is not None and np.isfinite(Y).all():
+            reach = max(reach, float(np.abs(Y).max()))
+    return reach
 
 
 # -- the comparison --------------------------------------------------------------------------------
