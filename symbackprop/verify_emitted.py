@@ -11,7 +11,8 @@ module's ``DTYPE``, with the derivation's E, dE/dW^l and dE/db^l at ``digits`` s
   examples: |y| of order 1; |y| ~ 1e-3 on both sides of the kinks at 0; |y| in the tens; saturated
   tails (|y| ~ 30-75) and far tails (|y| ~ 300-750).  The parameters and inputs are rounded to the module's ``DTYPE`` first, and the reference
   is computed from those very numbers, so what is compared is the module's arithmetic, not the
-  rounding of its inputs.
+  rounding of its inputs.  The reference works at ``digits`` + 2 max|y| / ln 10 digits: where a
+  saturates, 1 - a ~ e^-|y| and 1 - a^2 ~ e^-2|y| must keep ``digits`` digits behind a ~ 1.
 * **How close.**  Entry by entry: |emitted - reference| <= tol * max(|reference|, floor), with the
   floor a fraction (:data:`FLOOR`) of the tensor's largest entry (an entry that cancels to nearly 0
   is held to the tensor's scale, not to its own) and never below the smallest normal number over

@@ -92,6 +92,19 @@ def test_fresh_module_passes_where_y_is_moderate(tmp_path, spec, dtype):
     assert report.passed, report.table()
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_the_reference_keeps_the_tails_a_module_keeps(tmp_path, dtype):
+    """tanh'(y) = 1 - a^2 is 0 once a rounds to 1 (|y| > ~19 in float64), though tanh'(y) = 4 e^-2|y| / (1 + e^-2|y|)^2
+    is a normal float up to |y| ~ 350: today's module fails in the tails, the same module with that form passes
+    (so the reference, worked at enough digits, is right there too: at 50 fixed digits it says 0 in the far tails)."""
+    spec = _spec("3,4,2", "tanh,identity", "mse")
+    assert _failed(verify_emitted(_module(tmp_path, spec, dtype, name="today.py"))) == {"dE/dW^1", "dE/db^1"}
+    tails = (r"return numpy\.multiply\(\(a - 1\)\*\(a \+ 1\), -1, out=out\)",
+             "t = numpy.exp(-2 * numpy.abs(y))\n    return numpy.divide(4 * t, numpy.square(1 + t), out=out)")
+    report = verify_emitted(_module(tmp_path, spec, dtype, mutate=[tails]))
+    assert report.passed, report.table()
+
+
 def test_the_module_carries_its_spec_and_nothing_is_left_beside_it(tmp_path):
     """SPEC_TOML reads back as the spec emitted; checking the module leaves no __pycache__ beside it."""
     spec = _spec("3,5,2", "softsign,leaky_relu(0.25)", "quartic", [SOFTSIGN], ["quartic=(a-z)^4"])
@@ -100,7 +113,7 @@ def test_the_module_carries_its_spec_and_nothing_is_left_beside_it(tmp_path):
     assert NetworkSpec.from_toml_text(module.SPEC_TOML) == spec
     assert np.dtype(module.DTYPE) == np.float32
     assert verify_emitted(path, regimes=REGIMES[:2]).passed
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.py"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.py"]  # no __pycache__
 
 
 # -- planted errors fail on the right rows --------------------------------------------------------------------
