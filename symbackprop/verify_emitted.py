@@ -9,9 +9,9 @@ module's ``DTYPE``, with the derivation's E, dE/dW^l and dE/db^l at ``digits`` s
   can be checked on its own; a spec given explicitly must agree with it.
 * **Where.**  At points laid out across regimes (:data:`REGIMES`), each a batch of :data:`BETA`
   examples: |y| of order 1; |y| ~ 1e-3 on both sides of the kinks at 0; |y| in the tens; saturated
-  tails (|y| ~ 30-75) and far tails (|y| ~ 300-750).  The parameters and inputs are rounded to the module's ``DTYPE`` first, and the reference
-  is computed from those very numbers, so what is compared is the module's arithmetic, not the
-  rounding of its inputs.  The reference works at ``digits`` + 2 max|y| / ln 10 digits: where a
+  tails (|y| ~ 30-75) and far tails (|y| ~ 300-750).  The parameters and inputs are rounded to the
+  module's ``DTYPE`` first, and the reference is computed from those very numbers, so what is
+  compared is the module's arithmetic, not the rounding of its inputs.  The reference works at ``digits`` + 2 max|y| / ln 10 digits: where a
   saturates, 1 - a ~ e^-|y| and 1 - a^2 ~ e^-2|y| must keep ``digits`` digits behind a ~ 1.
 * **How close.**  Entry by entry: |emitted - reference| <= tol * max(|reference|, floor), with the
   floor a fraction (:data:`FLOOR`) of the tensor's largest entry (an entry that cancels to nearly 0
@@ -78,6 +78,8 @@ def verify_emitted(path, spec=None, seed=0, digits=50, regimes=REGIMES):
         raise SymbackpropError(f"high-precision verification needs 30 to 1000 digits, got {digits}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise SymbackpropError(f"the seed must be a non-negative integer, got {seed!r}")
+    if not regimes:
+        raise SymbackpropError("verify_emitted needs at least one regime to place its points")
     start = time.perf_counter()
     path = Path(path)
     module = load_module(path)
@@ -90,32 +92,14 @@ def verify_emitted(path, spec=None, seed=0, digits=50, regimes=REGIMES):
     entries = dict.fromkeys(keys, 0)
     notes, warned, precisions = [], set(), []
     rng = np.random.default_rng(seed)
-    if not regimes:
-        raise SymbackpropError("verify_emitted needs at least one regime to place its points")
     for regime, layout, r in regimes:
         params, X, Z = _point(module, spec, rng, layout, r, dtype)
         # where a saturates, 1 - a ~ e^-|y| and 1 - a^2 ~ e^-2|y| must keep `digits` digits: 2 |y| / ln 10 more
         working = min(digits + math.ceil(2 * _reach(module, params, X, L, r) / math.log(10)), MAX_DIGITS)
         precisions.append(working)
-        try:
-            E_ref, grads_ref = _reference(derivation, params, X, Z, working)
-        except (ArithmeticError, ValueError) as exc:  # e.g. log(0) in the derivation's own formulas
-            E_ref, grads_ref = math.nan, {l: ([[math.nan] * m], [math.nan]) for l, m in enumerate(spec.sizes[:-1], 1)}
-            reason = f": the derivation cannot be evaluated there ({type(exc).__name__}: {_line(exc)})"
-        else:
-            reason = ""
-        references = {"E": [[E_ref]]}
-        for l, (dW, db) in grads_ref.items():
-            references[f"W{l}"], references[f"b{l}"] = dW, [[v] for v in db]
-        emitted, failure = _run(module, params, X, Z, warned)
-        failure = reason or failure
-        for key in keys:
-            entries[key] += 1 if key == "E" else np.size(params.get(key, 1))
-            if failure:
-                disc, where = math.inf, failure
-            else:
-                disc, where = _discrepancy(emitted[key], references[key], dtype)
-            if disc >= worst[key][0] or math.isnan(disc):
+        for key, (disc, where) in _compare(module, derivation, params, X, Z, working, dtype, warned).items():
+            entries[key] += np.size(params.get(key, 0.0))
+            if disc >= worst[key][0]:
                 worst[key] = (disc, f"worst at {regime}{where}")
     tol = TOLERANCE[dtype]
     checks = []
@@ -124,7 +108,8 @@ def verify_emitted(path, spec=None, seed=0, digits=50, regimes=REGIMES):
         disc, note = worst[key]
         checks.append(Check(layer, quantity, "emitted = derivation", f"high-precision vs emitted {dtype}",
                             entries[key], disc, tol, disc <= tol, note))
-    notes.append(f"{len(regimes)} point{'s' * (len(regimes) > 1)} of {BETA} examples: " + "; ".join(r[0] for r in regimes)
+    notes.append(f"{len(regimes)} point{'s' * (len(regimes) > 1)} of {BETA} examples: "
+                 + "; ".join(regime[0] for regime in regimes)
                  + f"; reference at {digits} digits (worked at {min(precisions)} to {max(precisions)})")
     notes += [f"the module warned: {w}" for w in sorted(warned)]
     report = VerificationReport(f"{path.name}: {spec.describe()}", checks, derivation.output_delta.summary(),
@@ -254,6 +239,22 @@ def _reach(module, params, X, L, r):
 
 
 # -- the comparison --------------------------------------------------------------------------------
+def _compare(module, derivation, params, X, Z, digits, dtype, warned):
+    """{"E": (discrepancy, where), "W1": ..., "b1": ...} at one point: the module against the reference."""
+    keys = ["E", *params]
+    try:
+        E, grads = _reference(derivation, params, X, Z, digits)
+    except (ArithmeticError, ValueError) as exc:  # e.g. log(0) in the derivation's own formulas
+        return dict.fromkeys(keys, (math.inf, f": the derivation cannot be evaluated there ({_line(exc)})"))
+    emitted, failure = _run(module, params, X, Z, warned)
+    if failure:
+        return dict.fromkeys(keys, (math.inf, failure))
+    references = {"E": [[E]]}
+    for l, (dW, db) in grads.items():
+        references[f"W{l}"], references[f"b{l}"] = dW, [[v] for v in db]
+    return {key: _discrepancy(emitted[key], references[key], dtype) for key in keys}
+
+
 def _run(module, params, X, Z, warned):
     """The module's loss and gradients at the point, keyed E, W1, b1, ...; or (None, why) if it fails."""
     try:
