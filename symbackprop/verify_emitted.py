@@ -95,7 +95,7 @@ def verify_emitted(path, spec=None, seed=0, digits=50, regimes=REGIMES):
     for regime, layout, r in regimes:
         params, X, Z = _point(module, spec, rng, layout, r, dtype)
         # where a saturates, 1 - a ~ e^-|y| and 1 - a^2 ~ e^-2|y| must keep `digits` digits: 2 |y| / ln 10 more
-        working = min(digits + math.ceil(2 * _reach(module, params, X, L, r) / math.log(10)), MAX_DIGITS)
+        working = min(digits + math.ceil(2 * _reach(module, params, X, r) / math.log(10)), MAX_DIGITS)
         precisions.append(working)
         for key, (disc, where) in _compare(module, derivation, params, X, Z, working, dtype, warned).items():
             entries[key] += np.size(params.get(key, 0.0))
@@ -176,8 +176,8 @@ def module_spec(module, path, spec=None):
                                f"({spec.describe()})")
     spec = spec or own
     sizes = getattr(module, "SIZES", spec.sizes)
-    if tuple(sizes) != spec.sizes:
-        raise SymbackpropError(f"{str(path)!r} has SIZES {tuple(sizes)}, but the spec has {spec.sizes}")
+    if not isinstance(sizes, (tuple, list)) or tuple(sizes) != spec.sizes:
+        raise SymbackpropError(f"{str(path)!r} has SIZES {sizes!r}, but the spec has {spec.sizes}")
     return spec
 
 
@@ -203,7 +203,7 @@ def _point(module, spec, rng, layout, r, dtype):
         params[f"W{l}"] = np.zeros((sizes[l], sizes[l - 1]), dtype)
         params[f"b{l}"] = np.zeros((sizes[l], 1), dtype)
     for l in range(1, L + 1):
-        S = X if l == 1 else _activations(module, params, X, l - 1)
+        S = X if l == 1 else _forward(module, params, X).get(f"A{l - 1}")
         sigma = float(np.sqrt(np.mean(np.square(S, dtype=float)))) if S is not None else 1.0
         sigma = sigma if math.isfinite(sigma) and sigma > 0 else 1.0
         m, n = sizes[l - 1], sizes[l]
@@ -217,25 +217,21 @@ def _point(module, spec, rng, layout, r, dtype):
     return params, X, Z.astype(dtype)
 
 
-def _activations(module, params, X, l, kind="A"):
-    """A^l (or Y^l) from the module's forward pass, or None when it has none or it fails."""
+def _forward(module, params, X):
+    """The module's forward cache {"Y1": Y^1, "A1": A^1, ...} in float64, or {} when it has none or it fails."""
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             cache = module.forward({k: v.copy() for k, v in params.items()}, X.copy())[1]
-            return np.asarray(cache[f"{kind}{l}"], dtype=float)
-    except Exception:  # noqa: BLE001 -- only places the point; the checks below meet the failure
-        return None
+            return {key: np.asarray(value, dtype=float) for key, value in cache.items()}
+    except Exception:  # noqa: BLE001 -- only places the point; the checks meet the failure
+        return {}
 
 
-def _reach(module, params, X, L, r):
+def _reach(module, params, X, r):
     """The largest |y| at the point: 2.5 r by the layout, or more if the module's forward pass shows more."""
-    reach = 2.5 * r
-    for l in range(1, L + 1):
-        Y = _activations(module, params, X, l, "Y")
-        if Y is not None and np.isfinite(Y).all():
-            reach = max(reach, float(np.abs(Y).max()))
-    return reach
+    ys = [Y for key, Y in _forward(module, params, X).items() if key.startswith("Y") and np.isfinite(Y).all()]
+    return max([2.5 * r] + [float(np.abs(Y).max()) for Y in ys if Y.size])
 
 
 # -- the comparison --------------------------------------------------------------------------------
