@@ -9,9 +9,10 @@ module's ``DTYPE``, with the derivation's E, dE/dW^l and dE/db^l at ``digits`` s
   can be checked on its own; a spec given explicitly must agree with it.
 * **Where.**  At points laid out across regimes (:data:`REGIMES`), each a batch of :data:`BETA`
   examples: |y| of order 1; |y| ~ 1e-3 on both sides of the kinks at 0; |y| in the tens; saturated
-  tails (|y| ~ 30-75) and far tails (|y| ~ 300-750).  The parameters and inputs are rounded to the
-  module's ``DTYPE`` first, and the reference is computed from those very numbers, so what is
-  compared is the module's arithmetic, not the rounding of its inputs.  The reference works at ``digits`` + 2 max|y| / ln 10 digits: where a
+  tails (|y| ~ 30-75) and far tails (|y| ~ 300-750).  Weights and biases are dyadic (k / 2^p with
+  |k| <= 2^20, exact in float32); inputs and targets are rounded to the module's ``DTYPE``; the
+  reference is computed from those very numbers, so what is compared is the module's arithmetic,
+  not the rounding of its inputs.  The reference works at ``digits`` + 2 max|y| / ln 10 digits: where a
   saturates, 1 - a ~ e^-|y| and 1 - a^2 ~ e^-2|y| must keep ``digits`` digits behind a ~ 1.
 * **How close.**  Entry by entry: |emitted - reference| <= tol * max(|reference|, floor), with the
   floor a fraction (:data:`FLOOR`) of the tensor's largest entry (an entry that cancels to nearly 0
@@ -213,8 +214,22 @@ def _point(module, spec, rng, layout, r, dtype):
         else:
             W = rng.uniform(-1, 1, (n, m)) * 0.25 * math.sqrt(3) * r / (math.sqrt(m) * sigma)
             b = rng.uniform(1, 2, (n, 1)) * r * rng.choice((-1.0, 1.0), (n, 1))
-        params[f"W{l}"], params[f"b{l}"] = W.astype(dtype), b.astype(dtype)
+        params[f"W{l}"], params[f"b{l}"] = _dyadic(W).astype(dtype), _dyadic(b).astype(dtype)
     return params, X, Z.astype(dtype)
+
+
+def _dyadic(values, bits=20):
+    """``values`` rounded to multiples k / 2^p of one power of two, |k| <= 2^bits: exact in float32 and float64,
+    and weights whose products a high-precision engine can form exactly (integers times numbers).
+
+    >>> _dyadic(np.array([0.3, -1.7]), bits=4)
+    array([ 0.25, -1.75])
+    """
+    largest = float(np.abs(values).max(initial=0))
+    if not largest:
+        return values
+    p = bits - math.ceil(math.log2(largest))
+    return np.round(values * 2.0 ** p) * 2.0 ** -p
 
 
 def _forward(module, params, X):
