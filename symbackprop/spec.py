@@ -165,8 +165,11 @@ class NetworkSpec:
             return default
 
     def _to_toml(self):
-        lines = [f"name = {_toml_string(self.name)}", f"sizes = {list(self.sizes)}",
-                 f"activations = [{', '.join(_toml_string(_activation_text(a)) for a in self.activations)}]",
+        names = [_toml_string(_activation_text(a)) for a in self.activations]
+        activations = f"activations = [{', '.join(names)}]"
+        if len(activations) > 100:  # one a line, as a reader would write a long list
+            activations = "activations = [\n" + "".join(f"    {n},\n" for n in names) + "]"
+        lines = [f"name = {_toml_string(self.name)}", f"sizes = {list(self.sizes)}", activations,
                  f"cost = {_toml_string(self.cost.name)}"]
         if self.batch is not None:
             lines.append(f"batch = {self.batch}")

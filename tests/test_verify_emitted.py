@@ -209,7 +209,8 @@ def test_reference_is_the_mean_of_the_hand_derived_gradients():
     _spec("784,128,64,10", "relu,relu,sigmoid", "mse"),
     NetworkSpec.from_options("3,4,4,2", "elu(alpha=0.5),leaky_relu(0.01),softmax(T=2.5)", "cross_entropy", batch=8),
     _spec("3,5,2", "softsign,cube", "quartic", [SOFTSIGN, "cube=y^3"], ["quartic=(a-z)^4"]),
-], ids=["book", "parameters-batch", "custom"])
+    _spec(",".join(["8"] * 12), ",".join(["leaky_relu(0.01)"] * 11), "mse"),
+], ids=["book", "parameters-batch", "custom", "deep-list-on-lines"])
 def test_to_toml_reads_back_as_the_same_spec(spec):
     """from_toml_text(spec.to_toml()) == spec: sizes, activations with exact parameters, formulas, cost, batch."""
     again = NetworkSpec.from_toml_text(spec.to_toml())
