@@ -114,6 +114,15 @@ def _cmd_verify(args):
     from .jacobians import derive
     from .verify import verify
 
+    if args.emitted:  # the emitted module's own loss and gradients against the derivation; SPEC is optional
+        from .verify_emitted import verify_emitted
+
+        if args.method != "auto":
+            raise SymbackpropError("--method applies to the derivation; --emitted always compares at --digits digits")
+        given = args.spec or args.layers or args.activations or args.loss
+        report = verify_emitted(args.emitted, spec_from_args(args) if given else None, args.seed, args.digits)
+        print(json.dumps(report.to_dict(), indent=2) if args.json else report.table())
+        return 0 if report.passed else 1
     derivation = derive(spec_from_args(args))
     report = verify(derivation, method=args.method, seed=args.seed, digits=args.digits,
                     progress=not args.json and sys.stderr.isatty())
@@ -253,6 +262,8 @@ def _verify_parser(sub):
                    help="exact symbolic zero (small networks) or high-precision evaluation (default: auto)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random evaluation points")
     p.add_argument("--digits", type=int, default=50, help="significant digits of the high-precision method")
+    p.add_argument("--emitted", metavar="MODEL.py", help="check this emitted module's own loss and gradients "
+                   "against the derivation (the spec is read from the module unless given)")
     p.set_defaults(func=_cmd_verify)
 
 

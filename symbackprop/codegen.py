@@ -370,6 +370,7 @@ def module_context(spec, dtype="float64"):
         "clip_high": 1 in singular,  # keep a <= the largest float below 1
         "batch": spec.batch or 32,
         "deferred_weights": DEFER_WEIGHTS,
+        "spec_toml": spec.to_toml(default=None),  # SPEC_TOML: what `symbackprop verify --emitted` checks the module against
     }
 
 

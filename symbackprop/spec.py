@@ -130,6 +130,65 @@ class NetworkSpec:
             "batch": self.batch,
         }
 
+    def to_toml(self, default=SpecError):
+        """The spec as TOML text that :meth:`from_toml_text` reads back as this very spec.
+
+        A spec no spec file can hold (a parameter like T = 1/3, given through the Python API) raises
+        :class:`SpecError`, or returns ``default`` when one is given: ``spec.to_toml(default=None)``.
+
+        Custom formulas are written as the user wrote them; parameters as exact decimals.  The text has no
+        single quote and no backslash outside a string, so an emitted module can carry it in a raw
+        string literal (its ``SPEC_TOML``).
+
+        >>> spec = NetworkSpec.from_options("2,3,1", "leaky_relu(0.1),cube", "quartic",
+        ...                                 custom_activations=["cube=y^3"], custom_costs=["quartic=(a-z)^4"])
+        >>> print(spec.to_toml())
+        name = "network"
+        sizes = [2, 3, 1]
+        activations = ["leaky_relu(alpha=0.1)", "cube"]
+        cost = "quartic"
+        <BLANKLINE>
+        [custom.activations]
+        cube = "y^3"
+        <BLANKLINE>
+        [custom.costs]
+        quartic = "(a-z)^4"
+        <BLANKLINE>
+        >>> NetworkSpec.from_toml_text(spec.to_toml()) == spec
+        True
+        """
+        try:
+            return self._to_toml()
+        except SpecError:
+            if default is SpecError:
+                raise
+            return default
+
+    def _to_toml(self):
+        names = [_toml_string(_activation_text(a)) for a in self.activations]
+        activations = f"activations = [{', '.join(names)}]"
+        if len(activations) > 100:  # one a line, as a reader would write a long list
+            activations = "activations = [\n" + "".join(f"    {n},\n" for n in names) + "]"
+        lines = [f"name = {_toml_string(self.name)}", f"sizes = {list(self.sizes)}", activations,
+                 f"cost = {_toml_string(self.cost.name)}"]
+        if self.batch is not None:
+            lines.append(f"batch = {self.batch}")
+        customs = {a.name: _formula_text(a.formula, a.description, "a(y) = ") for a in self.activations
+                   if a.elementwise and a.name not in act.KNOWN}
+        if customs:
+            lines += ["", "[custom.activations]"] + [f"{k} = {_toml_string(v)}" for k, v in customs.items()]
+        if self.cost.name not in cst.KNOWN:
+            text = _formula_text(self.cost.term, self.cost.description, "term e(a, z) = ")
+            lines += ["", "[custom.costs]", f"{self.cost.name} = {_toml_string(text)}"]
+        text = "\n".join(lines) + "\n"
+        try:
+            same = NetworkSpec.from_toml_text(text) == self
+        except SpecError:
+            same = False
+        if not same:
+            raise SpecError(f"the spec {self.describe()} cannot be written as a spec file that reads back the same")
+        return text
+
     # -- constructors -------------------------------------------------------
     @classmethod
     def from_options(cls, layers, activations, loss, batch=None, custom_activations=(), custom_costs=()):
@@ -295,3 +354,39 @@ def parse_cost(text, custom=None):
     except SpecError:
         known = ", ".join(cst.KNOWN + tuple(sorted(custom)))
         raise SpecError(f"unknown cost {name!r}; known costs: {known}") from None
+
+
+def _toml_string(text):
+    """A TOML basic string: JSON's escapes (a subset of TOML's), and no single quote (written \\u0027)."""
+    import json
+
+    return json.dumps(str(text), ensure_ascii=False).replace("'", "\\u0027")
+
+
+def _activation_text(activation):
+    """The activation as a spec writes it, parameters as exact decimals: ``leaky_relu(alpha=0.1)``."""
+    if not activation.params:
+        return activation.name
+    return f"{activation.name}({', '.join(f'{k}={_decimal(v)}' for k, v in activation.params)})"
+
+
+def _decimal(value):
+    """An exact decimal for a rational whose denominator is 2^i 5^j (what :func:`act.number` reads back)."""
+    value = act.number(value, "parameter")
+    digits = next((k for k in range(31) if (value * 10 ** k).q == 1), None)
+    if digits is None:
+        raise SpecError(f"parameter {value} has no exact decimal form of at most 30 digits; a spec file cannot hold it")
+    whole = str(abs(int(value * 10 ** digits))).rjust(digits + 1, "0")
+    return ("-" if value < 0 else "") + (whole[:-digits] + "." + whole[-digits:] if digits else whole)
+
+
+def _formula_text(formula, description, prefix):
+    """The user's text of a custom formula (kept in its description), else SymPy's, in the grammar's names."""
+    if description.startswith(prefix):
+        return description[len(prefix):]
+    import sympy as sp
+
+    text = sp.sstr(formula)
+    for sympy_name, name in (("Abs", "abs"), ("Max", "max"), ("Min", "min"), ("E", "e")):
+        text = re.sub(rf"\b{sympy_name}\b", name, text)
+    return text
