@@ -307,33 +307,33 @@ def _discrepancy(emitted, reference, dtype):
 
 
 def _reference(derivation, params, X, Z, digits):
-    """E and {l: (dE/dW^l, dE/db^l)} of the batch, from the derivation at ``digits`` digits (mpmath).
+    """E and {l: (dE/dW^l, dE/db^l)} of the batch, from the derivation at ``digits`` digits.
 
-    The one call into the high-precision engine: the mean over the columns of X (eq. 86-88) of the
-    engine's error and outer-product gradients.  ``params`` are the module's arrays, converted exactly.
+    The one call into the high-precision engine: the module's arrays become an evaluation point
+    (weights are dyadic, so their products are exact), the forward rule gives Y^l and A^l, and the
+    derivation's own matrix forms give Delta^l and the batch gradients (1/beta) Delta^l (S^{l-1})^T,
+    (1/beta) Delta^l 1 -- the very objects the module was printed from.
     """
-    from .verify import NumericNetwork
+    from . import forms
+    from .evaluate import Dyadic, Evaluator, Fixed, fixed_bits
+    from .points import Point, error, forward
 
-    network, L = derivation.network, derivation.L
-    beta = X.shape[1]
-    with mpmath.workdps(digits):
-        numeric = NumericNetwork(network, "mpmath")
-
-        def exact(array):
-            return [[mpmath.mpf(float(v)) for v in row] for row in np.asarray(array)]
-
-        point = {l: (exact(params[f"W{l}"]), [row[0] for row in exact(params[f"b{l}"])]) for l in range(1, L + 1)}
-        columns = exact(np.asarray(X).T), exact(np.asarray(Z).T)
-        E = mpmath.mpf(0)
-        grads = {l: ([[mpmath.mpf(0) for _ in row] for row in point[l][0]], [mpmath.mpf(0) for _ in point[l][1]])
-                 for l in range(1, L + 1)}
-        for x, z in zip(*columns):
-            forward = numeric.forward(point, x)
-            E += numeric.cost(forward[1][L], z)
-            for l, (dW, db) in numeric.outer(point, x, z, forward).items():
-                total_W, total_b = grads[l]
-                for i, row in enumerate(dW):
-                    total_W[i] = [t + v for t, v in zip(total_W[i], row)]
-                    total_b[i] += db[i]
-        means = {l: ([[v / beta for v in row] for row in dW], [v / beta for v in db]) for l, (dW, db) in grads.items()}
-        return E / beta, means
+    network, L, beta = derivation.network, derivation.L, X.shape[1]
+    F = fixed_bits(digits)
+    W = {l: Dyadic.from_float(np.asarray(params[f"W{l}"], dtype=float)) for l in range(1, L + 1)}
+    b = {l: Dyadic.from_float(np.asarray(params[f"b{l}"], dtype=float)) for l in range(1, L + 1)}
+    point = Point("emitted", W, b, Fixed.from_values(np.asarray(X, dtype=float).tolist(), F),
+                  Fixed.from_values(np.asarray(Z, dtype=float).tolist(), F), F)
+    Ys, As = forward(network, point)
+    M = derivation.matrices.at(beta)
+    leaves = {M.Z: point.Z, M.A(0): As[0]}
+    for l in range(1, L + 1):
+        leaves.update({M.W(l): W[l], M.Y(l): Ys[l], M.A(l): As[l]})
+    ev = Evaluator(leaves, F, {forms.BETA: beta})
+    grads = {}
+    for l in range(L, 0, -1):
+        ev.bind(M.Delta(l), ev.value(derivation[l].delta_form.xreplace({forms.BETA: beta})))
+        W_form, b_form = derivation[l].gradient_forms
+        dW, db = (ev.value(f.xreplace({forms.BETA: beta})).to_mpf() for f in (W_form, b_form))
+        grads[l] = (dW.tolist(), [row[0] for row in db.tolist()])
+    return error(network, As[L], point.Z, F), grads
