@@ -79,7 +79,7 @@ def formula_checks(derivation, digits, make_check):
             ys = [mpmath.mpf(v) for v in grid(act)]
             a_of, d_of = scalar_function(act.formula, (Y,)), scalar_function(act.derivative, (Y,))
             pairs = [(_value(d_of, y), _derivative_by_difference(act.formula, Y, y, {}, digits)) for y in ys]
-            add(l, f"a'(y) of {act.label()}", "derived = d a(y)/dy (differences)", _discrepancy(pairs), len(ys),
+            add(l, f"a'(y) of {act.label()}", "derived = differences of a(y)", _discrepancy(pairs), len(ys),
                 "central differences of a(y) at twice the precision, y across regimes")
             if act.derivative_in_a is not None:
                 in_a = scalar_function(act.derivative_in_a, (A,))
@@ -98,7 +98,7 @@ def formula_checks(derivation, digits, make_check):
         de = scalar_function(cost.derivative, (A, Z))
         pairs = [(_value(de, a, z), _derivative_by_difference(cost.term, A, a, {Z: z}, digits))
                  for a in outputs for z in zs if _value(scalar_function(cost.term, (A, Z)), a, z) is not None]
-        add(L, f"e'(a, z) of {cost.label()}", "derived = d e(a, z)/da (differences)", _discrepancy(pairs),
+        add(L, f"e'(a, z) of {cost.label()}", "derived = differences of e", _discrepancy(pairs),
             len(pairs), "central differences of the cost term at outputs a(y) across regimes")
         if out.elementwise:
             from .simplify import N

@@ -56,13 +56,14 @@ class VerificationReport:
         """The per-layer report as a text table (layer "all" for checks of every layer at once)."""
         wq = max([18] + [len(c.quantity) for c in self.checks])
         wf = max([28] + [len(c.forms) for c in self.checks])
-        head = f"{'layer':>5}  {'gradient / formula':<{wq}} {'forms compared':<{wf}} {'method':<15} {'compared':>8}  " \
+        wm = max([15] + [len(c.method) for c in self.checks])
+        head = f"{'layer':>5}  {'gradient / formula':<{wq}} {'forms compared':<{wf}} {'method':<{wm}} {'compared':>8}  " \
                f"{'max discrepancy':>15}  result"
         lines = [f"verification of {self.network}", head, "-" * len(head)]
         for c in self.checks:
             disc = "0 (proof)" if c.method == "exact" and c.passed else f"{c.max_discrepancy:.1e}"
             layer = "all" if c.layer == 0 else c.layer
-            lines.append(f"{layer:>5}  {c.quantity:<{wq}} {c.forms:<{wf}} {c.method:<15} {c.entries:>8}  "
+            lines.append(f"{layer:>5}  {c.quantity:<{wq}} {c.forms:<{wf}} {c.method:<{wm}} {c.entries:>8}  "
                          f"{disc:>15}  {'pass' if c.passed else 'FAIL'}")
             if not c.passed and c.note:
                 lines.append(f"{'':>5}  {c.note}")
