@@ -172,11 +172,9 @@ def output_delta_form(found, activation, cost, M):
 
     if activation.elementwise:
         return Elementwise(found.simplified.xreplace({N: n}), {Y: Ym, A: Am, Z: Zm})
-    a, z, j = sp.IndexedBase("a"), sp.IndexedBase("z"), sp.Symbol("j", integer=True, positive=True)
-    simplified = found.simplified.xreplace({N: n})
-    if not simplified.has(sp.Sum):  # targets summing to one made the sum a number
-        scalar = simplified.xreplace({a[j]: A, z[j]: Z})
-        return Elementwise(scalar, {A: Am, Z: Zm})
+    # The general form, valid for any targets.  SymPy's shorter (a - z)/n for cross-entropy needs
+    # sum_i z_i = 1 (found.condition): code that assumed it would give wrong gradients, without a word,
+    # for targets that do not sum to one, so the forms keep the sum (one column sum per batch).
     c = softmax_scale(activation)
     H = Elementwise(found.h, {A: Am, Z: Zm})
     return (c / n) * (H - sp.HadamardProduct(Am, sp.OneMatrix(n, n) * H))

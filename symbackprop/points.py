@@ -121,7 +121,8 @@ def make_point(network, regime, seed, beta, F):
                                         for i in range(n)], dtype=float), P_BITS)
         S = activate(network.activations[l], linear(W[l], b[l], S), F)
     z = [[rng.uniform(0.05, 0.95) for _ in range(beta)] for _ in range(sizes[L])]
-    if not network.activations[L].elementwise:  # targets of a softmax output are a probability vector
+    if not network.activations[L].elementwise and regime == "order 1":  # a probability vector here; the forms
+        # must not assume it, so the other points keep targets that do not sum to 1
         from fractions import Fraction
 
         z = [[Fraction(z[i][c]) / sum(Fraction(z[k][c]) for k in range(sizes[L])) for c in range(beta)]

@@ -47,7 +47,7 @@ def _exact_checks(derivation, tick=lambda: None):
         checks.append(Check(l, quantity, forms, "exact", entries, 0.0 if not bad else math.inf, 0.0, not bad, note))
 
     # (c) writes a'(y) and the output delta through a where that form was proved: in local symbols the
-    # a^l_i are then tied to the y^l_i by the forward rule a^l = a(y^l), and softmax deltas by sum z = 1
+    # a^l_i are then tied to the y^l_i by the forward rule a^l = a(y^l)
     local = _forward_rule(net)
     for l in range(L, 0, -1):
         for wrt, params in (("W", list(net.W(l))), ("b", list(net.b(l)))):
@@ -55,9 +55,8 @@ def _exact_checks(derivation, tick=lambda: None):
             outer = [o.xreplace(local) for o in derivation.outer_gradient(l, wrt)]  # (c), local symbols
             chain = [c.xreplace(local) for c in derivation.chain_product(l, wrt)]  # (b), local symbols
             add(l, quantity, "(b) chain = (c) outer", *_compare_exact(chain, outer, table))
-            targets = {z: v for z, v in local.items() if z in set(net.z)}
-            direct = [sp.diff(E, p).xreplace(targets) for p in params]  # (a), the composed E differentiated
-            outer_composed = [o.xreplace(composed).xreplace(targets) for o in outer]
+            direct = [sp.diff(E, p) for p in params]  # (a), the composed E differentiated
+            outer_composed = [o.xreplace(composed) for o in outer]
             add(l, quantity, "(a) direct = (c) outer", *_compare_exact(direct, outer_composed, table))
         tick()
     if net.spec.batch:
@@ -66,14 +65,10 @@ def _exact_checks(derivation, tick=lambda: None):
 
 
 def _forward_rule(net):
-    """{a^l_i: a_i(y^l)} in local symbols, and z_n = 1 - sum of the other z for a softmax output (whose
-    simplified delta needs targets summing to 1)."""
+    """{a^l_i: a_i(y^l)} in local symbols: the forward rule that ties each a to its y."""
     mapping = {}
     for l in range(1, net.L + 1):
         mapping.update(zip(net.a_local(l), net.activations[l](list(net.y_local(l)))))
-    if not net.activations[net.L].elementwise:
-        z = list(net.z)
-        mapping[z[-1]] = 1 - sp.Add(*z[:-1])
     return mapping
 
 
@@ -86,9 +81,6 @@ def _exact_batch_checks(derivation, beta, table):
     E = net.batch_error(beta)
     layers = net.batch_forward(beta)
     X, Z = net.X(beta), net.Z(beta)
-    targets = {}
-    if not net.activations[L].elementwise:  # a softmax output's simplified delta needs sum_i Z_ic = 1
-        targets = {Z[-1, c]: 1 - sp.Add(*Z[:-1, c]) for c in range(beta)}
     columns = []
     for c in range(beta):  # the single-example symbols of column c
         mapping = {xi: X[j, c] for j, xi in enumerate(net.x)}
@@ -105,8 +97,8 @@ def _exact_batch_checks(derivation, beta, table):
         values = {M.Delta(l): Delta, M.A(l - 1): sp.ImmutableMatrix(layers[l - 1][1])}
         for wrt, params, form in (("W", net.W(l), derivation[l].dW_form), ("b", net.b(l), derivation[l].db_form)):
             outer = forms.explicit(form.xreplace({BETA: beta}), values)
-            direct = [sp.diff(E, p).xreplace(targets) for p in params]
-            entries, bad = _compare_exact(direct, [o.xreplace(targets) for o in outer], table)
+            direct = [sp.diff(E, p) for p in params]
+            entries, bad = _compare_exact(direct, list(outer), table)
             checks.append(Check(l, f"dE/d{wrt}^{l} (batch)", "(a) direct = (c) outer", "exact", entries,
                                 0.0 if not bad else math.inf, 0.0, not bad, f"beta = {beta}"))
     return checks
