@@ -47,17 +47,19 @@ def _exact_checks(derivation, tick=lambda: None):
         checks.append(Check(l, quantity, forms, "exact", entries, 0.0 if not bad else math.inf, 0.0, not bad, note))
 
     # (c) writes a'(y) and the output delta through a where that form was proved: in local symbols the
-    # a^l_i are then tied to the y^l_i by the forward rule a^l = a(y^l)
+    # a^l_i are then tied to the y^l_i by the forward rule a^l = a(y^l).  (a) is compared with (b), whose
+    # derivatives are in y like the composed E's, so the two cancel term by term; with (b) = (c) proved
+    # in local symbols, (a) = (b) = (c).
     local = _forward_rule(net)
     for l in range(L, 0, -1):
         for wrt, params in (("W", list(net.W(l))), ("b", list(net.b(l)))):
             quantity = f"dE/d{wrt}^{l}"
+            chain = list(derivation.chain_product(l, wrt))  # (b), local symbols
             outer = [o.xreplace(local) for o in derivation.outer_gradient(l, wrt)]  # (c), local symbols
-            chain = [c.xreplace(local) for c in derivation.chain_product(l, wrt)]  # (b), local symbols
-            add(l, quantity, "(b) chain = (c) outer", *_compare_exact(chain, outer, table))
+            add(l, quantity, "(b) chain = (c) outer", *_compare_exact([c.xreplace(local) for c in chain], outer, table))
             direct = [sp.diff(E, p) for p in params]  # (a), the composed E differentiated
-            outer_composed = [o.xreplace(composed) for o in outer]
-            add(l, quantity, "(a) direct = (c) outer", *_compare_exact(direct, outer_composed, table))
+            add(l, quantity, "(a) direct = (b) chain", *_compare_exact(direct, [c.xreplace(composed) for c in chain],
+                                                                       table))
         tick()
     if net.spec.batch:
         checks += _exact_batch_checks(derivation, net.spec.batch, table)

@@ -163,10 +163,18 @@ def reduces_to_zero(expr, table=None):
     if expr == 0:
         return True
     table = {} if table is None else table
-    reduced = sp.expand(atomize(expr, table))
+    atomized = atomize(expr, table)
+    indicators = {v for k, v in table.items() if isinstance(k, sp.core.relational.Relational)}
+    # over one denominator first: expanding a sum of fractions before `together` can multiply out every
+    # denominator against every term (minutes for a 3-2-2 sigmoid network), over one it takes milliseconds
+    numerator = sp.expand(sp.fraction(sp.together(atomized))[0])
+    if indicators:
+        numerator = sp.expand(numerator.replace(lambda e: e.is_Pow and e.base in indicators, lambda e: e.base))
+    if numerator == 0:
+        return True
+    reduced = sp.expand(atomized)
     if reduced == 0:
         return True
-    indicators = {v for k, v in table.items() if isinstance(k, sp.core.relational.Relational)}
     if indicators:  # I**k = I for an indicator
         reduced = sp.expand(reduced.replace(lambda e: e.is_Pow and e.base in indicators, lambda e: e.base))
         if reduced == 0:
