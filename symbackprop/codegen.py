@@ -9,17 +9,20 @@ e'(a, z) a'(y) / n found by :func:`symbackprop.simplify.output_delta` -- is prin
 from the engine's SymPy expression by SymPy's NumPy printer, never typed into the
 template.
 
-Where the literal formula would overflow on finite input, a stable equal form is
-used (1/(1 + e^{-y}) as (1 + tanh(y/2))/2, log(1 + e^y) as max(y, 0) +
-log1p(e^{-|y|}), the exp branch of elu clamped to y <= 0, softmax with its column
-maximum subtracted); each rewrite is accepted only after SymPy proves it equal to
-the original (:func:`proved_equal`), otherwise the original is kept.
+Where the literal formula would lose digits or overflow on finite input, the equal stable form of
+:mod:`symbackprop.rewrites` is printed (1/(1 + e^{-y}) through e^{-|y|}, log(1 + e^y) as max(y, 0) +
+log1p(e^{-|y|}), expm1 for e^y - 1, the exp branch of elu clamped to y <= 0, softmax with its column
+maximum subtracted); each replacement is accepted only after SymPy proves it equal to what it replaces.
+The cost and the output delta are computed from y^L as well as a^L: where a cost takes log a (bce,
+cross-entropy) or a - z cancels near a bound, the output activation is written into it and the fused
+form is printed (log-sigmoid, log-softmax), so the output is never clipped (docs/tails.md).
 
 >>> src = elementwise_source("act_sigmoid", 1 / (1 + sp.exp(-Y)), ("y",), "a(y) = 1/(1 + exp(-y))")
 >>> print(src)
 def act_sigmoid(y, out):
     \"\"\"a(y) = 1/(1 + exp(-y)).\"\"\"
-    return numpy.add((1/2)*numpy.tanh((1/2)*y), 1/2, out=out)
+    t0 = numpy.exp(-abs(y))
+    return numpy.divide(numpy.where(numpy.greater_equal(y, 0), 1, t0), t0 + 1, out=out)
 >>> proved_equal(sp.Piecewise((1, Y > 0), (0, True)), sp.Heaviside(Y, 0))
 True
 """
@@ -30,10 +33,10 @@ from pathlib import Path
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 from sympy.printing.numpy import NumPyPrinter
+from sympy.printing.precedence import precedence
 
 from . import __version__, files
 from .activations import A, Y
-from .costs import Z
 from .errors import SpecError, SymbackpropError
 from .rewrites import REWRITES, SOFTMAX_REWRITES, OneMinus, proved_equal, stable
 from .simplify import N, output_delta, tidy
@@ -75,9 +78,20 @@ class _Printer(NumPyPrinter):
     def _print_OneMinus(self, expr):
         return "q"  # the softmax functions' array C/S (see _softmax_prelude)
 
-    def _print_UnevaluatedExpr(self, expr):
-        # always in parentheses: SymPy's Add printer would strip the sign of "-z - 1" and print "t - (z - 1)"
-        return f"({self._print(expr.args[0])})"
+    def _print_Add(self, expr, order=None):
+        # as SymPy's, except that a grouped term (UnevaluatedExpr: (1 - z) where z ~ 1) is printed in parentheses
+        # as a whole, never with its first sign pulled out ("t - (z - 1)" for t + (-z - 1))
+        parts = []
+        for term in self._as_ordered_terms(expr, order=order):
+            if isinstance(term, sp.UnevaluatedExpr):
+                parts += ["+", f"({self._print(term.args[0])})"]
+                continue
+            text = self._print(term)
+            sign = "-" if text.startswith("-") and not term.is_Add else "+"
+            text = text[1:] if sign == "-" else text
+            parts += [sign, f"({text})" if precedence(term) < precedence(expr) or term.is_Add else text]
+        sign = parts.pop(0)
+        return ("" if sign == "+" else sign) + " ".join(parts)
 
     def _print_Pow(self, expr, rational=False):
         if expr.exp == -1:  # 1/x, not x**(-1.0)

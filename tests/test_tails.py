@@ -13,7 +13,10 @@ Identities checked:
 * torch's fused losses (binary_cross_entropy_with_logits, cross_entropy on logits): ours is never further from the
   truth than torch (torch's bce-with-logits is 0 at y = -300, z = 0, where the truth is e^-300).
 """
+import importlib.util
+import tempfile
 import warnings
+from pathlib import Path
 
 import mpmath as mp
 import numpy as np
@@ -22,6 +25,7 @@ import sympy as sp
 
 from symbackprop.activations import Y
 from symbackprop.codegen import emit
+from symbackprop.errors import SpecError
 from symbackprop.rewrites import REWRITES, Rewrite, _plain, proved_equal, stable, w
 from symbackprop.spec import NetworkSpec
 
@@ -58,9 +62,10 @@ def _pairs():
         for cost in COSTS:
             try:
                 NetworkSpec.from_options("1,2", act, cost)
-            except Exception:  # the spec refuses it (log of an output that can be <= 0)
-                continue
-            pairs.append((act, cost))
+            except SpecError:  # the spec refuses it (log of an output that can be <= 0)
+                pass
+            else:
+                pairs.append((act, cost))
     return pairs
 
 
@@ -104,9 +109,12 @@ def module(act, cost, dtype):
     key = (act, cost, dtype)
     if key not in _MODULES:
         n = 2 if act in SOFTMAX else 1
-        namespace = {}
-        exec(compile(emit(NetworkSpec.from_options(f"1,{n}", act, cost), dtype), "model.py", "exec"), namespace)
-        _MODULES[key] = namespace
+        path = Path(tempfile.mkdtemp(prefix="symbackprop-tails-")) / "model.py"  # imported as a user would
+        path.write_text(emit(NetworkSpec.from_options(f"1,{n}", act, cost), dtype))
+        spec = importlib.util.spec_from_file_location("model", path)
+        model = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(model)
+        _MODULES[key] = vars(model)
     return _MODULES[key]
 
 
