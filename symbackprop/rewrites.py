@@ -65,8 +65,8 @@ class Rewrite:
         pairs = []
 
         def matches(e):
-            if isinstance(self.pattern, sp.Basic):
-                return e.match(self.pattern) is not None
+            if isinstance(self.pattern, sp.Basic):  # same head first: SymPy's match is slow on sums
+                return e.func == self.pattern.func and e.has(Y) and e.match(self.pattern) is not None
             return self.pattern(e)
 
         def replace(e):
@@ -296,12 +296,13 @@ def proved_equal(original, rewritten):
     False
     """
     diff = _plain(original) - _plain(rewritten)
+    p = sp.Symbol("p", positive=True)
+    split = Y in diff.free_symbols and diff.has(sp.Piecewise, sp.Abs, sp.Min, sp.Max, sp.Heaviside, sp.sign)
+    if split:  # kinks at y = 0: on each side they vanish, and SymPy decides each side faster than the whole
+        return all(_is_zero(diff.xreplace({Y: v})) for v in (p, -p, sp.Integer(0))) or _is_zero(diff)
     if _is_zero(diff):
         return True
-    if Y not in diff.free_symbols:
-        return False
-    p = sp.Symbol("p", positive=True)
-    return all(_is_zero(diff.xreplace({Y: v})) for v in (p, -p, sp.Integer(0)))
+    return Y in diff.free_symbols and all(_is_zero(diff.xreplace({Y: v})) for v in (p, -p, sp.Integer(0)))
 
 
 @dataclass(frozen=True)
@@ -320,6 +321,7 @@ class Stable:
     refused: tuple = ()
 
 
+@lru_cache(maxsize=1024)
 def stable(expr, rewrites=REWRITES):
     """``expr`` with every rewrite of ``rewrites`` applied in order, accepted only when proved equal.
 
