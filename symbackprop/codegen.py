@@ -332,8 +332,8 @@ def _softmax_output_functions(activation, cost, functions):
     if _singular_points(cost.term):  # log a, log(1 - a): in u, S, C
         term = sp.expand_log(cost.term.xreplace({A: sp.exp(U) / S}).subs(1 - sp.exp(U) / S, C / S), force=True)
         term = term.xreplace({sp.log(S): logS, sp.log(C): logC})
-        back = term.xreplace({logS: sp.log(S), logC: sp.log(S - sp.exp(U))}).xreplace({U: sp.log(E)})
-        if not _is_zero_simple(back - cost.term.xreplace({A: E / S}).subs(1 - E / S, (S - E) / S)):
+        back = term.xreplace({logS: sp.log(S), logC: sp.log(C)}).xreplace({U: sp.log(E)})  # E, S, C > 0
+        if not proved_equal(sp.expand_log(cost.term.xreplace({A: E / S}).subs(1 - E / S, C / S)), back):
             raise SymbackpropError(f"{activation.label()} + {cost.label()}: the fused cost is not proved equal")
         how = "u = (y - m)/T, S = 1 + R the sum of e^u, C = S - e^u, fused and proved equal"
     else:
@@ -354,7 +354,7 @@ def _softmax_output_functions(activation, cost, functions):
     # No h_j - a_j h_j cancels as a_j -> 1, and no 1/(1 - a_top) is formed: it may underflow (T = 0.001).
     h = tidy(cost.derivative * A)  # a_i e'(a_i, z_i)
     P = tidy(A * (1 - A) * cost.derivative)
-    if not _is_zero_simple(P - (1 - A) * h):
+    if not proved_equal(P, (1 - A) * h):
         raise SymbackpropError("the softmax delta's split is not an identity")
     h_stable, P_stable = (stable(sp.factor(f), SOFTMAX_REWRITES).rewritten for f in (h, P))
     doc = (f"softmax output: delta_j = c (h_j - a_j sum_i h_i) / n_L with h = a e'(a, z) = {sp.sstr(h)}, "
@@ -381,10 +381,6 @@ def _softmax_output_functions(activation, cost, functions):
 def _plain_text(expr):
     expr = expr.replace(lambda e: isinstance(e, sp.UnevaluatedExpr), lambda e: e.args[0])
     return expr.replace(lambda e: isinstance(e, OneMinus), lambda e: sp.Symbol("q"))
-
-
-def _is_zero_simple(expr):
-    return sp.simplify(sp.expand_log(expr, force=True)) == 0
 
 
 def _softmax_shift(activation):
