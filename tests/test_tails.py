@@ -237,3 +237,26 @@ def test_a_planted_wrong_rewrite_is_refused(wrong):
 def test_nothing_to_rewrite_is_reported_as_such():
     result = stable((Y - 1) ** 2)
     assert result.applied == () and result.proved and result.rewritten == result.original
+
+
+# -- the element-wise functions of hidden layers --------------------------------------------------------------
+@pytest.mark.parametrize("act", list(ACTIVATIONS))
+def test_activations_and_their_derivatives_keep_the_tails(act):
+    # a(y) and a'(y) as the emitted act_* functions compute them == the textbook formulas at DPS digits, to 1e-10
+    # where the truth is a normal float (issue 10: sigmoid was 0 below y = -38; softplus' through a, 1 - e^-a,
+    # was 0 below y = -37).  sigmoid' and tanh' through a (a(1 - a), 1 - a^2) lose the tail above y = 37 and
+    # |y| = 19: they are the activations' a-forms, reported in docs/tails.md, and not checked here.
+    m = module(act, "mse", "float64")
+    name = next(k for k in m if k.startswith("act_") and not k.endswith("_prime"))
+    f, df = ACTIVATIONS[act]
+    for y in YS:
+        ys = np.array([float(y)])
+        with warnings.catch_warnings(), np.errstate(all="raise", under="ignore"):
+            warnings.simplefilter("error")
+            a = m[name](ys, np.empty(1))
+            prime = m[name + "_prime"](ys, a.copy(), np.empty(1))
+        with mp.workdps(DPS):
+            true_a, true_prime = float(f(mp.mpf(y))), float(df(mp.mpf(y)))
+        assert _error(a[0], true_a) <= 1e-10 or not _normal(true_a, "float64"), (act, y, a[0], true_a)
+        if act not in ("sigmoid", "tanh") and _normal(true_prime, "float64"):
+            assert _error(prime[0], true_prime) <= 1e-10, (act, y, prime[0], true_prime)
