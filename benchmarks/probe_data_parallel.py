@@ -61,7 +61,7 @@ class Half:
             np.matmul(W[l], S[l], out=Y[l])
             np.add(Y[l], b[l], out=Y[l])
             act(Y[l], out=A[l])
-        np.add(self.errors, m.cost_mse(A[2], Z, out=self.E), out=self.errors)
+        np.add(self.errors, m.cost_mse(Y[2], A[2], Z, out=self.E), out=self.errors)
         m.output_delta(Y[2], A[2], Z, scale, out=D[2])
         for l in (2, 1, 0):
             if l < 2:

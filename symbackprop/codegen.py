@@ -9,17 +9,20 @@ e'(a, z) a'(y) / n found by :func:`symbackprop.simplify.output_delta` -- is prin
 from the engine's SymPy expression by SymPy's NumPy printer, never typed into the
 template.
 
-Where the literal formula would overflow on finite input, a stable equal form is
-used (1/(1 + e^{-y}) as (1 + tanh(y/2))/2, log(1 + e^y) as max(y, 0) +
-log1p(e^{-|y|}), the exp branch of elu clamped to y <= 0, softmax with its column
-maximum subtracted); each rewrite is accepted only after SymPy proves it equal to
-the original (:func:`proved_equal`), otherwise the original is kept.
+Where the literal formula would lose digits or overflow on finite input, the equal stable form of
+:mod:`symbackprop.rewrites` is printed (1/(1 + e^{-y}) through e^{-|y|}, log(1 + e^y) as max(y, 0) +
+log1p(e^{-|y|}), expm1 for e^y - 1, the exp branch of elu clamped to y <= 0, softmax with its column
+maximum subtracted); each replacement is accepted only after SymPy proves it equal to what it replaces.
+The cost and the output delta are computed from y^L as well as a^L: where a cost takes log a (bce,
+cross-entropy) or a - z cancels near a bound, the output activation is written into it and the fused
+form is printed (log-sigmoid, log-softmax), so the output is never clipped (docs/tails.md).
 
 >>> src = elementwise_source("act_sigmoid", 1 / (1 + sp.exp(-Y)), ("y",), "a(y) = 1/(1 + exp(-y))")
 >>> print(src)
 def act_sigmoid(y, out):
     \"\"\"a(y) = 1/(1 + exp(-y)).\"\"\"
-    return numpy.add((1/2)*numpy.tanh((1/2)*y), 1/2, out=out)
+    t0 = numpy.exp(-abs(y))
+    return numpy.divide(numpy.where(numpy.greater_equal(y, 0), 1, t0), t0 + 1, out=out)
 >>> proved_equal(sp.Piecewise((1, Y > 0), (0, True)), sp.Heaviside(Y, 0))
 True
 """
@@ -28,14 +31,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sympy as sp
-from sympy.codegen.cfunctions import log1p
+from sympy.codegen.cfunctions import expm1, log1p
 from sympy.printing.numpy import NumPyPrinter
+from sympy.printing.precedence import precedence
 
 from . import __version__, files
 from .errors import SpecError, SymbackpropError
+from .rewrites import REWRITES, SOFTMAX_REWRITES, OneMinus, proved_equal, stable
 from .simplify import N, output_delta, tidy
 from .symbols import A, Y
-from .zero import is_zero
 
 SCALE = sp.Symbol("scale", real=True)  # 1/(n_L beta) for the gradient; -lr/(n_L beta) for an SGD step
 DTYPES = ("float64", "float32")
@@ -43,74 +47,10 @@ DTYPES = ("float64", "float32")
 # one for W s: layers with at least this many weights keep their updates pending and apply them in a batch
 DEFER_WEIGHTS = 2 ** 13
 
-# -- stable rewrites: data (a pattern and what replaces it) plus one rule ---------------------
-_w = sp.Wild("w")
-_REWRITES = (
-    ("e^w/(1+e^w) as tanh", sp.exp(_w) / (1 + sp.exp(_w)), (1 + sp.tanh(_w / 2)) / 2),
-    ("sigmoid as tanh", 1 / (1 + sp.exp(-_w)), (1 + sp.tanh(_w / 2)) / 2),
-    ("e^-w/(1+e^-w)^2 as tanh", sp.exp(-_w) / (1 + sp.exp(-_w)) ** 2, (1 - sp.tanh(_w / 2) ** 2) / 4),
-    ("softplus without overflow", sp.log(1 + sp.exp(_w)), sp.Max(_w, 0) + log1p(sp.exp(-sp.Abs(_w)))),
-)
-
-
-def _piecewise_rule(pw):
-    """Piecewise((e1, y > c), (e2, True)) in forms NumPy evaluates without overflow or select.
-
-    Constant branches become Heaviside steps (float results, relu'(0) = 0 as in PyTorch);
-    y vs k*y (0 <= k <= 1) becomes max(y, k y); an exp in a branch is clamped to that
-    branch's side of c, so the branch NumPy evaluates but discards cannot overflow.
-    """
-    if len(pw.args) != 2 or pw.args[1].cond is not sp.true:
-        return pw
-    (e1, cond), (e2, _) = pw.args
-    if not isinstance(cond, (sp.StrictGreaterThan, sp.GreaterThan)) or cond.lhs != Y or not cond.rhs.is_number:
-        return pw
-    c = cond.rhs
-    if e1.is_number and e2.is_number:
-        h0 = 0 if isinstance(cond, sp.StrictGreaterThan) else 1
-        return e2 + (e1 - e2) * sp.Heaviside(Y - c, h0)
-    k = sp.cancel(e2 / e1) if e1 == Y and c == 0 else None
-    if k is not None and k.is_number and 0 <= k <= 1:
-        return sp.Max(Y, k * Y)
-    if e1.has(sp.exp):
-        e1 = e1.xreplace({Y: sp.Max(Y, c)})
-    if e2.has(sp.exp):
-        e2 = e2.xreplace({Y: sp.Min(Y, c)})
-    return sp.Piecewise((e1, cond), (e2, True))
-
-
-def _exp_pair_rule(product):
-    """(e^w - 1) e^{-w} -> 1 - e^{-w} inside a product (e^w overflows where e^{-w} underflows harmlessly)."""
-    factors = [g for f in sp.Mul.make_args(product) for g in sp.Mul.make_args(sp.factor(f) if f.is_Add else f)]
-    for f in factors:
-        if f.is_Add and len(f.args) == 2 and -1 in f.args:
-            (g,) = [t for t in f.args if t != -1]
-            if g.func == sp.exp and sp.exp(-g.args[0]) in factors:
-                factors.remove(f)
-                factors.remove(sp.exp(-g.args[0]))
-                return sp.Mul(*factors) * (1 - sp.exp(-g.args[0]))
-    return product
-
-
-def proved_equal(original, rewritten):
-    """True when original - rewritten is proved 0 by :func:`symbackprop.zero.is_zero`.
-
-    The decider tries the whole difference, then y > 0, y < 0 and y = 0 separately (every built-in
-    has its kinks at y = 0), all within its time budget: a rewrite it cannot prove is not used.
-    """
-    return is_zero(original - rewritten, split=Y)
-
-
+# -- stable rewrites: the registry and its proof live in rewrites.py --------------------------
 def stable_form(expr):
-    """``expr`` with the stable rewrites applied, when SymPy proves the result equal."""
-    new = expr
-    for _, pattern, replacement in _REWRITES:
-        new = new.replace(pattern, replacement)
-    new = new.replace(lambda e: e.is_Mul, _exp_pair_rule)
-    new = new.replace(lambda e: isinstance(e, sp.Piecewise), _piecewise_rule)
-    if new == expr or proved_equal(expr, new):
-        return new
-    return expr
+    """``expr`` with the stable rewrites of :data:`symbackprop.rewrites.REWRITES` applied, when proved equal."""
+    return stable(expr).rewritten
 
 
 # -- printing: SymPy's NumPy printer, with element-wise forms for Max, Heaviside, Piecewise -------
@@ -135,6 +75,29 @@ class _Printer(NumPyPrinter):
             text = f"numpy.{ufunc}({text}, {self._print(arg)})"
         return text
 
+    def _print_OneMinus(self, expr):
+        return "q"  # the softmax functions' array C/S (see _softmax_prelude)
+
+    def _print_Add(self, expr, order=None):
+        # as SymPy's, except that a grouped term (UnevaluatedExpr: (1 - z) where z ~ 1) is printed in parentheses
+        # as a whole, never with its first sign pulled out ("t - (z - 1)" for t + (-z - 1))
+        parts = []
+        for term in self._as_ordered_terms(expr, order=order):
+            if isinstance(term, sp.UnevaluatedExpr):
+                parts += ["+", f"({self._print(term.args[0])})"]
+                continue
+            text = self._print(term)
+            sign = "-" if text.startswith("-") and not term.is_Add else "+"
+            text = text[1:] if sign == "-" else text
+            parts += [sign, f"({text})" if precedence(term) < precedence(expr) or term.is_Add else text]
+        sign = parts.pop(0)
+        return ("" if sign == "+" else sign) + " ".join(parts)
+
+    def _print_Pow(self, expr, rational=False):
+        if expr.exp == -1:  # 1/x, not x**(-1.0)
+            return f"1/{self.parenthesize(expr.base, 1000)}"
+        return super()._print_Pow(expr, rational=rational)
+
     def _print_Heaviside(self, expr):
         return f"numpy.heaviside({self._print(expr.args[0])}, {self._print(expr.args[1])})"
 
@@ -146,7 +109,7 @@ class _Printer(NumPyPrinter):
 
 
 _PRINTER = _Printer()
-_UFUNCS = {sp.exp: "exp", sp.log: "log", sp.tanh: "tanh", sp.Abs: "absolute", sp.sign: "sign", log1p: "log1p",
+_UFUNCS = {sp.exp: "exp", sp.log: "log", sp.tanh: "tanh", sp.Abs: "absolute", sp.sign: "sign", log1p: "log1p", expm1: "expm1",
            sp.sin: "sin", sp.cos: "cos", sp.tan: "tan", sp.sinh: "sinh", sp.cosh: "cosh", sp.atan: "arctan"}
 
 
@@ -178,6 +141,12 @@ def _into(expr, out):
     ['out.fill(0)', 'return numpy.maximum(out, y, out=out)']
     """
     p = numpy_expression
+    shared, (expr,) = sp.cse(expr, symbols=sp.numbered_symbols("t", real=True), order="none")
+    if shared:  # a subexpression used twice (e^{-|y|} in the sigmoid) is computed once
+        return [f"{t} = {p(value)}" for t, value in shared] + _into(expr, out)
+    numerator, denominator = sp.fraction(expr)
+    if expr.is_Mul and denominator != 1 and not denominator.free_symbols <= {SCALE}:
+        return [f"return numpy.divide({p(numerator)}, {p(denominator)}, out={out})"]
     if expr.is_Add or expr.is_Mul:
         scalars = [arg for arg in expr.args if arg.free_symbols <= {SCALE}]
         arrays = [arg for arg in expr.args if not arg.free_symbols <= {SCALE}]
@@ -296,33 +265,153 @@ def _activation_functions(activation, functions):
 
 
 def _output_functions(activation, cost, n_out, functions):
-    """Emit the cost term e(a, z) and the output delta; returns (term, delta, clip)."""
+    """Emit the cost term e(a(y), z) and the output delta for the output layer; returns their names.
+
+    Both are functions of y as well as a, so that a cost taking log a, or a delta whose a-form loses the
+    tails (a(1 - a) once the sigmoid rounds to 1), can be computed from y^L directly (fused), by the
+    rewrites of :mod:`symbackprop.rewrites`, each proved equal to the formula it replaces.
+    """
+    if not activation.elementwise:
+        return _softmax_output_functions(activation, cost, functions)
     cost_name = f"cost_{_identifier(cost.label())}"
-    functions[cost_name] = elementwise_source(cost_name, cost.term, ("a", "z"),
-                                              f"{cost.label()}: e(a, z) = {sp.sstr(cost.term)}; "
+    fused = _fused(cost.term, activation)
+    term, how = (cost.term, "e(a, z)") if fused is None else (fused, "e(a(y), z), fused with the output activation")
+    functions[cost_name] = elementwise_source(cost_name, term, ("y", "a", "z"),
+                                              f"{cost.label()}: e(a, z) = {sp.sstr(cost.term)}, computed as {how}; "
                                               f"E = mean of e over outputs and examples (eq. 86)")
     found = output_delta(activation, cost)
     delta = "output_delta"
-    if activation.elementwise:
-        expr = found.simplified.xreplace({N: 1 / SCALE})
-        doc = (f"delta^L = e'(a, z) a'(y) / n_L = {sp.sstr(found.simplified)} (simplified by SymPy), "
-               f"times scale = (1/beta) or -lr/beta (eq. 54, 87)")
-        functions[delta] = elementwise_source(delta, expr, ("y", "a", "z", "scale"), doc)
-        singular = _singular_points(found.simplified)
+    expr = _delta_in_y(activation, cost, found).xreplace({N: 1 / SCALE})
+    doc = (f"delta^L = e'(a, z) a'(y) / n_L = {sp.sstr(found.simplified)} (simplified by SymPy), "
+           f"times scale = (1/beta) or -lr/beta (eq. 54, 87)")
+    functions[delta] = elementwise_source(delta, expr, ("y", "a", "z", "scale"), doc)
+    return cost_name, delta
+
+
+def _fused(expr, activation):
+    """``expr`` (in a) with a = a(y), rewritten, when a fusing rewrite applies (log sigmoid, a - z near a bound).
+
+    None when no rewrite joins a(y) with ``expr``: then a, already computed by the activation, serves as well.
+    """
+    result = stable(expr.xreplace({A: activation.formula}))
+    fusing = {r.name for r in REWRITES if r.fuses}
+    return result.rewritten if result.proved and fusing & set(result.applied) else None
+
+
+def _delta_in_y(activation, cost, found):
+    """The derived output delta in the form whose tails survive float64 (proved equal to ``found.simplified``).
+
+    When a singular factor cancelled (sigmoid + bce: (a - z)/n) that form is kept, written through y when a
+    rewrite then removes a cancellation (sigmoid + cross-entropy: z (a - 1) -> -z sigmoid(-y); a - z near
+    z = 1).  Otherwise delta = e'(a, z) a'(y)/n with a'(y) in y, where the rewrites keep its tails
+    (sigmoid' = e^{-|y|}/(1 + e^{-|y|})^2 where a(1 - a) is 0 above y = 37), and e'(a, z) through y when
+    that removes a cancellation (mse: 2 (a - z) near a bound).
+    """
+    f = activation.formula
+    if found.found_cancellation:
+        return _fused(sp.factor(found.simplified), activation) or found.simplified
+    # e'(a, z) a'(y)/n is what SymPy simplified; each factor's rewrite is proved where it is made
+    if not proved_equal(found.simplified.xreplace({A: f}), (cost.derivative * activation.derivative / N).xreplace({A: f})):
+        return found.simplified
+    return (_fused(cost.derivative, activation) or cost.derivative) * stable(activation.derivative).rewritten / N
+
+
+def _softmax_output_functions(activation, cost, functions):
+    """Softmax output: the cost and delta from u = (y - m)/T (m the column maximum), fused where it helps.
+
+    With E = e^u (entries <= 1, one of them 1 at the maximum), S = sum_k e^{u_k} = 1 + R and C = S - E
+    (R: the sum without the maximum's 1; C_i: the sum without entry i), a = E/S and q = 1 - a = C/S exactly,
+    so log a = u - log1p(R) and log(1 - a) = log C - log1p(R) keep every digit where a rounds to 0 or 1, and
+    a - z near a = 1 is (1 - z) - q (:data:`symbackprop.rewrites.SOFTMAX_REWRITES`).  A cost with logs is
+    derived by substituting these into e(a, z) and expanding the logs; every form is proved equal.
+    """
+    cost_name, delta = f"cost_{_identifier(cost.label())}", "output_delta"
+    c, shift = _softmax_scale(activation), _softmax_shift(activation)
+    U, S, C, E = sp.symbols("u S C E", positive=True)
+    logS, logC = sp.Symbol("logS", real=True), sp.Symbol("logC", real=True)
+    if _singular_points(cost.term):  # log a, log(1 - a): in u, S, C
+        term = sp.expand_log(cost.term.xreplace({A: sp.exp(U) / S}).subs(1 - sp.exp(U) / S, C / S), force=True)
+        term = term.xreplace({sp.log(S): logS, sp.log(C): logC})
+        back = term.xreplace({logS: sp.log(S), logC: sp.log(C)}).xreplace({U: sp.log(E)})  # E, S, C > 0
+        if not proved_equal(sp.expand_log(cost.term.xreplace({A: E / S}).subs(1 - E / S, C / S)), back):
+            raise SymbackpropError(f"{activation.label()} + {cost.label()}: the fused cost is not proved equal")
+        how = "u = (y - m)/T, S = 1 + R the sum of e^u, C = S - e^u, fused and proved equal"
     else:
-        c = _softmax_scale(activation)
-        h = tidy(cost.derivative * A)  # a_i e'(a_i, z_i)
-        doc = (f"softmax output: delta_j = c (h_j - a_j sum_i h_i) / n_L with h = a e'(a, z) = {sp.sstr(h)}, "
-               f"c = {sp.sstr(c)}; for targets summing to 1 SymPy finds {sp.sstr(found.simplified)} (eq. 54)")
-        functions[delta] = (
-            f"def {delta}(y, a, z, scale, out):\n"
-            f'    """{_check_doc(doc)}."""\n'
-            f"    h = {numpy_expression(stable_form(h))}\n"
-            f"    numpy.subtract(h, a * h.sum(axis=0, keepdims=True), out=out)\n"
-            f"    return numpy.multiply(out, {numpy_expression(c * SCALE)}, out=out)"
-        )
-        singular = _singular_points(h)
-    return cost_name, delta, singular | _singular_points(cost.term)
+        found = stable(cost.term, SOFTMAX_REWRITES)
+        term, how = found.rewritten, "q = 1 - a = C/S where a >= 1/2 (proved equal)"
+    uses = [term.has(logS), term.has(logC), term.has(OneMinus)]
+    prelude = _softmax_prelude(shift, *uses) if any(uses) or term.has(U) else []
+    functions[cost_name] = (
+        f"def {cost_name}(y, a, z, out):\n"
+        f'    """{_check_doc(cost.label())}: e(a, z) = {sp.sstr(cost.term)} with a = softmax, as '
+        f'{_check_doc(sp.sstr(_plain_text(term)))}; {how}; E = mean of e (eq. 86)."""\n'
+        + "".join(f"    {line}\n" for line in prelude)
+        + f"    out[...] = {numpy_expression(term)}\n"
+        f"    return out"
+    )
+    # delta_j = c (h_j - a_j sum_i h_i) with h = a e'(a, z), written c (P_j - a_j sum_(i != j, top) h_i - w_j P_top):
+    # P = (1 - a) h, and a_j h_top = w_j P_top with w_j = a_j/(1 - a_top) = e^(u_j - log R) for j below the top.
+    # No h_j - a_j h_j cancels as a_j -> 1, and no 1/(1 - a_top) is formed: it may underflow (T = 0.001).
+    h = tidy(cost.derivative * A)  # a_i e'(a_i, z_i)
+    P = tidy(A * (1 - A) * cost.derivative)
+    if not proved_equal(P, (1 - A) * h):
+        raise SymbackpropError("the softmax delta's split is not an identity")
+    h_stable, P_stable = (stable(sp.factor(f), SOFTMAX_REWRITES).rewritten for f in (h, P))
+    doc = (f"softmax output: delta_j = c (h_j - a_j sum_i h_i) / n_L with h = a e'(a, z) = {sp.sstr(h)}, "
+           f"c = {sp.sstr(c)}, computed as c (P_j - a_j sum_(i != j, top) h_i - w_j P_top) with P = (1 - a) h = "
+           f"{sp.sstr(P)}, w_j = a_j/(1 - a_top), 1 - a = q = C/S (eq. 54)")
+    body = _softmax_prelude(shift, log_c=True) + [
+        f"P = {numpy_expression(P_stable)}",
+        "w = u - logR",
+        "numpy.put_along_axis(w, top, -numpy.inf, axis=0)",
+        "numpy.exp(w, out=w)  # a_j/(1 - a_top) = e^u_j / R below the top (0 at the top), no underflow of either",
+        "numpy.put_along_axis(q, top, 1, axis=0)  # h is used below the top only, where 1 - a >= 1/2",
+        f"h = numpy.array({numpy_expression(h_stable)}, dtype=y.dtype)  # a copy: its top row is cleared",
+        "numpy.put_along_axis(h, top, 0, axis=0)",
+        "numpy.subtract(h.sum(axis=0, keepdims=True), h, out=out)  # sum_(i != j, top) h_i",
+        "numpy.multiply(a, out, out=out)",
+        "numpy.subtract(P, out, out=out)",
+        "numpy.subtract(out, w * numpy.take_along_axis(P, top, axis=0), out=out)",
+        f"return numpy.multiply(out, {numpy_expression(c * SCALE)}, out=out)"]
+    functions[delta] = (f"def {delta}(y, a, z, scale, out):\n"
+                        f'    """{_check_doc(doc)}."""\n' + "".join(f"    {line}\n" for line in body).rstrip("\n"))
+    return cost_name, delta
+
+
+def _plain_text(expr):
+    expr = expr.replace(lambda e: isinstance(e, sp.UnevaluatedExpr), lambda e: e.args[0])
+    return expr.replace(lambda e: isinstance(e, OneMinus), lambda e: sp.Symbol("q"))
+
+
+def _softmax_shift(activation):
+    """1/T, read off the numerator e^{y/T} of the engine's softmax formula."""
+    return sp.diff(sp.log(activation.formula), Y)
+
+
+def _softmax_prelude(shift, log_s=False, log_c=False, q=True):
+    """Lines computing u, R, S = 1 + R, C = S - e^u (q = C/S = 1 - a, log S, log C) for the softmax cost and delta."""
+    lines = [f"u = (y - y.max(axis=0, keepdims=True)) * {numpy_expression(shift)}  # u = (y - m)/T <= 0",
+             "top = u.argmax(axis=0)[None]  # the row of the maximum, where e^u = 1",
+             "E = numpy.exp(u)",
+             "numpy.put_along_axis(E, top, 0, axis=0)",
+             "R = E.sum(axis=0, keepdims=True)  # S - 1, summed without the maximum's 1"]
+    if q or log_c:
+        lines += ["S = 1 + R",
+                  "C = S - E  # C_i = S - e^{u_i}, the sum without entry i, for i below the maximum ...",
+                  "numpy.put_along_axis(C, top, R, axis=0)  # ... and R at the maximum"]
+    if q:
+        lines += ["q = C / S  # 1 - a, without subtracting"]
+    if log_s:
+        lines += ["logS = numpy.log1p(R)"]
+    if log_c:
+        lines += ["v = u.copy()",
+                  "numpy.put_along_axis(v, top, -numpy.inf, axis=0)",
+                  "m2 = v.max(axis=0, keepdims=True)",
+                  "logR = m2 + numpy.log(numpy.exp(v - m2).sum(axis=0, keepdims=True))  # log R without underflow"]
+    if log_c and log_s:  # the cost: log C_i (R at the top, where C may underflow)
+        lines += ["logC = numpy.log(C, out=numpy.zeros_like(C), where=C > 0)",
+                  "numpy.put_along_axis(logC, top, logR, axis=0)"]
+    return lines
 
 
 def _singular_points(expr):
@@ -352,7 +441,7 @@ def module_context(spec, dtype="float64"):
         layers.append(LayerCode(l, spec.sizes[l], spec.sizes[l - 1], _check_doc(activation.label()), act, prime, scale))
     if any(a.name == "step" for a in spec.activations):
         raise SpecError("a step layer has a'(y) = 0, so gradients cannot train it; emit it with --perceptron-rule")
-    cost, delta, singular = _output_functions(spec.activations[-1], spec.cost, spec.sizes[-1], functions)
+    cost, delta = _output_functions(spec.activations[-1], spec.cost, spec.sizes[-1], functions)
     return {
         "name": _check_name(spec.name),
         "version": __version__,
@@ -366,8 +455,6 @@ def module_context(spec, dtype="float64"):
         "cost": cost,
         "cost_label": _check_doc(spec.cost.label()),
         "delta": delta,
-        "clip_low": 0 in singular,  # keep a >= the smallest positive float
-        "clip_high": 1 in singular,  # keep a <= the largest float below 1
         "batch": spec.batch or 32,
         "deferred_weights": DEFER_WEIGHTS,
         "spec_toml": spec.to_toml(default=None),  # SPEC_TOML: what `symbackprop verify --emitted` checks the module against
