@@ -27,7 +27,6 @@ def act_sigmoid(y, out):
 True
 """
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import sympy as sp
@@ -37,6 +36,7 @@ from sympy.printing.precedence import precedence
 
 from . import __version__, files
 from .errors import SpecError, SymbackpropError
+from .forms import softmax_scale
 from .rewrites import REWRITES, SOFTMAX_REWRITES, OneMinus, proved_equal, stable
 from .simplify import N, output_delta, tidy
 from .symbols import A, Y
@@ -183,28 +183,6 @@ def elementwise_source(name, expr, args, doc):
 
 
 # -- the model the template renders ------------------------------------------------------------
-@dataclass(frozen=True)
-class LayerCode:
-    """What the template needs to know about layer l."""
-
-    l: int
-    n: int
-    m: int
-    label: str
-    act: str  # function computing a(y) into out
-    prime: str | None  # function computing a'(y) into out (element-wise activations)
-    softmax_scale: str | None  # c in the softmax Jacobian c a_i (delta_ij - a_j)
-
-    @property
-    def elementwise(self):
-        return self.softmax_scale is None
-
-    @property
-    def deferred(self):
-        """Whether batch_size=1 training keeps this layer's rank-1 updates pending (see DEFER_WEIGHTS)."""
-        return self.n * self.m >= DEFER_WEIGHTS
-
-
 def _identifier(label):
     name = re.sub(r"[^A-Za-z0-9]+", "_", label).strip("_")
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,60}", name):
@@ -224,10 +202,7 @@ def _check_name(name):
     return name
 
 
-def _softmax_scale(activation):
-    """c in da_i/dy_j = c a_i (delta_ij - a_j), read off the engine's derived Jacobian entry."""
-    entry, (a, i, j) = activation.jacobian_entry
-    return sp.cancel(entry.subs(sp.KroneckerDelta(i, j), 1).subs(a[j], 0) / a[i])
+_softmax_scale = softmax_scale  # c in da_i/dy_j = c a_i (delta_ij - a_j), read off the derived Jacobian entry
 
 
 def _activation_functions(activation, functions):
@@ -236,15 +211,9 @@ def _activation_functions(activation, functions):
     act, prime = f"act_{base}", f"act_{base}_prime"
     if act in functions:
         return act, prime
-    if activation.elementwise:
+    if activation.elementwise:  # a'(y) is printed from the backward forms (see _FormFunctions)
         functions[act] = elementwise_source(act, activation.formula, ("y",),
                                             f"{activation.label()}: a(y) = {sp.sstr(activation.formula)}")
-        in_a = activation.derivative_in_a
-        if in_a is not None and proved_equal(activation.derivative, in_a.xreplace({A: activation.formula})):
-            derivative, shown = in_a, f"a'(y) = {sp.sstr(in_a)}, written through a"
-        else:
-            derivative, shown = activation.derivative, f"a'(y) = {sp.sstr(activation.derivative)}"
-        functions[prime] = elementwise_source(prime, derivative, ("y", "a"), f"{activation.label()}: {shown}")
         return act, prime
     # softmax: the numerator e^{y/T} is the engine's formula, shifted by the column maximum m
     m = sp.Symbol("m", real=True)
@@ -431,17 +400,24 @@ def _singular_points(expr):
 
 
 def module_context(spec, dtype="float64"):
-    """Everything the templates use: layers, generated functions, names (all validated)."""
+    """Everything the templates use: layers, generated functions, names (all validated).
+
+    The backward step of every layer is printed from the derivation's matrix forms
+    (``derive(spec)[l].delta_form`` and ``.gradient_forms``, the objects the verification evaluates);
+    see :func:`backward_code` for the scale convention.
+    """
+    from .emit_backward import backward_code
+    from .jacobians import derive
+
     if dtype not in DTYPES:
         raise SpecError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    functions, layers = {}, []
-    for l, activation in enumerate(spec.activations, start=1):
-        act, prime = _activation_functions(activation, functions)
-        scale = None if activation.elementwise else numpy_expression(_softmax_scale(activation))
-        layers.append(LayerCode(l, spec.sizes[l], spec.sizes[l - 1], _check_doc(activation.label()), act, prime, scale))
+    functions, acts = {}, []
+    for activation in spec.activations:
+        acts.append(_activation_functions(activation, functions)[0])
     if any(a.name == "step" for a in spec.activations):
         raise SpecError("a step layer has a'(y) = 0, so gradients cannot train it; emit it with --perceptron-rule")
     cost, delta = _output_functions(spec.activations[-1], spec.cost, spec.sizes[-1], functions)
+    layers = backward_code(derive(spec), acts, functions, delta)
     return {
         "name": _check_name(spec.name),
         "version": __version__,
@@ -454,7 +430,6 @@ def module_context(spec, dtype="float64"):
         "functions": list(functions.values()),
         "cost": cost,
         "cost_label": _check_doc(spec.cost.label()),
-        "delta": delta,
         "batch": spec.batch or 32,
         "deferred_weights": DEFER_WEIGHTS,
         "spec_toml": spec.to_toml(default=None),  # SPEC_TOML: what `symbackprop verify --emitted` checks the module against

@@ -21,7 +21,7 @@ So the evaluation point is chosen to make the linear algebra exact and cheap:
 [-0.25, 7.0]
 >>> ev = Evaluator({sp.MatrixSymbol("W", 2, 2): W, sp.MatrixSymbol("x", 2, 1): x}, 80)
 >>> [float(v) for v in ev.value(sp.MatrixSymbol("W", 2, 2).T * sp.MatrixSymbol("x", 2, 1)).to_mpf().flat]
-[3.5, 5.5]
+[3.5, 5.75]
 """
 from fractions import Fraction
 from functools import cache

@@ -21,9 +21,9 @@ symbolic sizes for the size-generic proof, evaluated at high precision by
 >>> from symbackprop.jacobians import derive
 >>> d = derive(NetworkSpec.from_options("3,4,2", "tanh,sigmoid", "mse"))
 >>> d[1].delta_form
-HadamardProduct(W2.T*Delta2, Elementwise(1 - a**2, a=A1))
+HadamardProduct(Elementwise(1 - tanh(y)**2, y=Y1), W2.T*Delta2)
 >>> d[1].dW_form
-Delta1*A0.T/beta
+1/beta*Delta1*A0.T
 """
 import sympy as sp
 from sympy.matrices.expressions.diagonal import DiagMatrix
@@ -122,9 +122,13 @@ class LayerMatrices:
 
 # -- the Jacobian of an activation as a matrix form, and its transpose applied to G ------------------
 def derivative_formula(activation):
-    """a'(y) as the code evaluates it: through a when that form is proved equal, else in y."""
-    in_a = activation.derivative_in_a
-    return in_a if in_a is not None else activation.derivative
+    """a'(y) as the code evaluates it: the derived a'(y), in y.
+
+    The forms through a (sigmoid: a(1 - a), tanh: 1 - a^2) are the book's and the document shows them, but
+    they lose every digit in the saturated tails (1 - a^2 is 0 in float64 once |y| > 19, where the truth is
+    4 e^{-2|y|}); in y the stable rewrites of :mod:`symbackprop.rewrites` keep the tails.
+    """
+    return activation.derivative
 
 
 def jacobian_form(activation, Ym, Am):

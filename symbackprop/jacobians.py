@@ -26,8 +26,8 @@ Matrix([
 [ 0,  0,  0]])
 >>> d[1].dE_da
 Matrix([[a1_1 - z1, a1_2 - z2]])
->>> d[1].delta[0]
-(a1_1 - z1)*exp(-y1_1)/(1 + exp(-y1_1))**2
+>>> d[1].delta[0]  # the simplified output delta: 2 (a - z) a (1 - a) / n with n = 2
+a1_1*(-a1_1 + z1)*(a1_1 - 1)
 """
 from functools import cached_property
 

@@ -121,10 +121,13 @@ def test_gradients_equal_engine_and_finite_differences(out_act, cost):
         for l in range(1, spec.depth + 1):
             params[f"b{l}"] = rng.normal(size=params[f"b{l}"].shape) * 0.3
         X, Z = random_batch(rng, spec)
-        grads = model.gradients(params, X, Z)
-        reference = engine_gradients(spec, params, X, Z)
+        # the engine's simplified delta^L may hold under a stated condition on the targets (softmax + cross-
+        # entropy: sum_i z_i = 1); it is compared where that holds, the emitted module everywhere (below, torch)
+        Zc = Z / Z.sum(axis=0, keepdims=True) if derive(spec).output_delta.condition else Z
+        grads, reference = model.gradients(params, X, Zc), engine_gradients(spec, params, X, Zc)
         for key in reference:  # emitted == engine's delta^l s^T averaged over the batch (eq. 66, 87)
             assert relative(grads[key], reference[key]) < 1e-10, (spec.describe(), key)
+        grads = model.gradients(params, X, Z)
         h = 1e-6
         for key, value in params.items():  # emitted == central differences of the emitted E (eq. 86)
             numeric = np.zeros_like(value)
