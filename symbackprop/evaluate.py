@@ -228,7 +228,10 @@ def elementwise(formula, symbols, arguments, F):
     out = np.empty(shape, dtype=object)
     with mpmath.workprec(F + 64):
         for idx in np.ndindex(shape):
-            out[idx] = mpmath.mpmathify(f(*[v[idx] for v in values]))
+            value = mpmath.mpmathify(f(*[v[idx] for v in values]))
+            if not isinstance(value, mpmath.mpf) or not mpmath.isfinite(value):
+                raise ArithmeticError(f"{sp.sstr(formula)} is {value} at {[v[idx] for v in values][:3]}"[:200])
+            out[idx] = value
     return Fixed(out, F)
 
 

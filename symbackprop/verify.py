@@ -82,13 +82,12 @@ def verify(derivation, method="auto", seed=0, digits=50, fd_samples=4, progress=
                 notes.append(f"the exact proof took longer than {exact_seconds:g} s; "
                              f"verified at {digits} digits instead (use --method exact to insist)")
         if exact is None:
-            numeric, _ = numeric_checks(derivation, seed, digits, Check, tick)
-            checks += numeric
+            checks += numeric_checks(derivation, seed, digits, Check, tick)
         else:
             checks += exact
         if spec.batch and exact is None:
             checks += numeric_checks(derivation, seed, digits, Check, tick, regimes=("mixed regimes",),
-                                     beta=spec.batch)[0]
+                                     beta=spec.batch)
     try:
         checks += formula_checks(derivation, digits, Check)
     except UNEVALUABLE as exc:

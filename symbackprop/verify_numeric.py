@@ -171,8 +171,8 @@ def numeric_checks(derivation, seed, digits, make_check, tick=lambda: None, regi
     per_layer_at = set(range(len(regimes))) if L <= PER_LAYER_DEPTH else {regimes.index("mixed regimes")
                                                                           if "mixed regimes" in regimes else 0}
     for k, regime in enumerate(regimes):
-        point = make_point(net, regime, seed + k, beta, F)
         try:
+            point = make_point(net, regime, seed + k, beta, F)
             _check_point(derivation, point, k, seed, F, beta, per_layer_at, record, tick, suffix)
         except UNEVALUABLE as exc:  # a form of the wrong shape or with an unknown node: nothing holds
             record(0, "the derivation's forms", "evaluated", mpmath.inf, 0)
@@ -185,7 +185,7 @@ def numeric_checks(derivation, seed, digits, make_check, tick=lambda: None, regi
             note = f"could not evaluate: {failures[0]}"[:300]
         rows.append(make_check(l, quantity, pair, "high-precision", count, d, tol, d <= tol, note))
     rows.sort(key=lambda c: (-c.layer, c.quantity, c.forms))
-    return rows, point
+    return rows
 
 
 def _check_point(derivation, point, k, seed, F, beta, per_layer_at, record, tick, suffix):
