@@ -41,7 +41,8 @@ from functools import cached_property
 
 import sympy as sp
 
-from .budget import DEFAULT_SECONDS, within
+from . import budget
+from .budget import within
 from .errors import SpecError
 from .expressions import parse_expression
 
@@ -197,7 +198,7 @@ class Activation:
     @property
     def seconds(self):
         """The time budget of each SymPy step on this formula (None: built-in, unbudgeted)."""
-        return DEFAULT_SECONDS if self.user else None
+        return budget.DEFAULT_SECONDS if self.user else None
 
     @cached_property
     def derivative(self):

@@ -29,8 +29,9 @@ from functools import cached_property
 
 import sympy as sp
 
+from . import budget
 from .activations import check_name
-from .budget import DEFAULT_SECONDS, within
+from .budget import within
 from .errors import SpecError
 from .expressions import parse_expression
 
@@ -97,7 +98,7 @@ class Cost:
 
         The output a must give u > 0, u != 0 or u >= 0; a user's term is read within a time budget.
         """
-        seconds = DEFAULT_SECONDS if self.user else None
+        seconds = budget.DEFAULT_SECONDS if self.user else None
         found = within(seconds, _conditions, self.term, fallback=None)
         if found is None:
             raise SpecError(f"cost {self.name!r}: could not find where its term is defined within {seconds:g} s")

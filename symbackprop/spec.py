@@ -30,8 +30,9 @@ from pathlib import Path
 import sympy as sp
 
 from . import activations as act
+from . import budget
 from . import costs as cst
-from .budget import DEFAULT_SECONDS, within
+from .budget import within
 from .errors import SpecError
 
 _CALL = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\((.*)\))?\s*$")
@@ -80,7 +81,7 @@ class NetworkSpec:
         if not cost.conditions:
             return
         curve = out.formula if out.elementwise else out([act.Y, 0])[0]
-        seconds = DEFAULT_SECONDS if out.user or cost.user else None
+        seconds = budget.DEFAULT_SECONDS if out.user or cost.user else None
         found = within(seconds, _first_break, curve, cost, fallback=False)
         if found is False:
             raise SpecError(f"cost {cost.name!r} with output activation {out.label()!r}: could not check within "
