@@ -6,7 +6,19 @@ SymPy (``sp.diff``), never typed in.  Softmax is the one activation whose
 output a_i depends on the whole vector y, so its Jacobian da/dy is full.
 
 Conventions at the kinks follow PyTorch: relu'(0) = 0, leaky_relu'(0) = alpha,
-elu'(0) = alpha, step'(y) = 0 (the step is a Heaviside with step(0) = 1).
+elu'(0) = alpha, step'(y) = 0 (the step is a Heaviside with step(0) = 1).  User
+formulas follow one rule, which lives in the grammar's max and min
+(:class:`symbackprop.expressions.Max`): SymPy's Heaviside(u), 1/2 at u = 0, becomes
+Heaviside(u, 0), so a piece that only touches at a kink contributes nothing there:
+max(y, 0)'(0) = 0 like relu'(0), max(-1, min(1, y))'(+-1) = 0 like PyTorch's
+hardtanh, and abs'(0) = sign(0) = 0.
+
+a'(y) is also written through a where that is shorter (sigmoid: a (1 - a)), but such
+an a-form is kept only when it is proved equal to a'(y) for every real y
+(:func:`equal_for_every_real_y`): cube's 3 a^(2/3) is NaN for a < 0 and is refused,
+so consumers keep a'(y) = 3 y^2 in y.  Every SymPy step on a user formula runs within
+a time budget (:mod:`symbackprop.budget`); when it runs out the a-form is simply not
+used.
 
 >>> sigmoid = get_activation("sigmoid")
 >>> sigmoid.formula
@@ -17,6 +29,10 @@ exp(-y)/(1 + exp(-y))**2
 Piecewise((1, y > 0), (0, True))
 >>> get_activation("leaky_relu", alpha=0.1).formula
 Piecewise((y, y > 0), (y/10, True))
+>>> custom_activation("maxrelu", "max(y, 0)").derivative
+Heaviside(y, 0)
+>>> print(custom_activation("cube", "y^3").derivative_in_a)
+None
 """
 import re
 from dataclasses import dataclass, field
@@ -25,9 +41,12 @@ from functools import cached_property
 
 import sympy as sp
 
+from . import budget
+from .budget import within
 from .errors import SpecError
 from .expressions import parse_expression
 from .symbols import A, Y
+from .zero import is_zero
 
 
 def number(value, what):
@@ -44,6 +63,91 @@ def number(value, what):
     except (ValueError, ZeroDivisionError):
         raise SpecError(f"{what} must be a number, got {value!r}") from None
     return sp.Rational(frac.numerator, frac.denominator)
+
+
+# -- the a-form of a'(y): found by SymPy, kept only when proved (top-level functions: run in a budget) ----
+def _inverse(formula):
+    try:
+        solutions = sp.solve(sp.Eq(A, formula), Y)
+    except (NotImplementedError, ValueError, TypeError):
+        return None
+    real = [s for s in solutions if not s.has(sp.I, sp.nan, sp.Piecewise)]
+    return real[0] if len(real) == 1 else None
+
+
+def _spotted(formula, derivative):
+    spotted = derivative.subs(formula, A)
+    return None if spotted.has(Y) else sp.factor(spotted)
+
+
+def _through_inverse(derivative, inverse):
+    found = sp.factor(sp.simplify(derivative.subs(Y, inverse)))
+    return None if found.has(Y) else found
+
+
+_KINKS = (sp.Heaviside, sp.sign, sp.Abs, sp.Max, sp.Min, sp.Piecewise)
+
+
+def _uses_known_functions(candidate, *sources):
+    """An a-form may use only functions a(y) or a'(y) already use (never a new LambertW)."""
+    known = {f.func for e in sources for f in e.atoms(sp.Function)} | set(_KINKS)
+    return all(f.func in known for f in candidate.atoms(sp.Function))
+
+
+def _proved_zero(difference):
+    """The one zero-decider (:func:`symbackprop.zero.is_zero`): 0 for all real y, or on y > 0, y < 0 and
+    at y = 0 separately (the caller's budget bounds it)."""
+    return is_zero(difference, seconds=None, split=Y)
+
+
+SAMPLES = tuple(sp.Rational(s) * sign for s in ("1/1000", "1/10", "1/2", "1", "3/2", "2", "3", "5", "10", "30", "60")
+                for sign in (1, -1)) + (sp.Integer(0),)
+
+
+def _kink_points(expr):
+    """Where a switch (Heaviside, sign, abs, max, min) in ``expr`` flips, for arguments linear in y."""
+    points = set()
+    for f in expr.atoms(*_KINKS[:-1]):
+        args = f.args[:1] if isinstance(f, (sp.Heaviside, sp.sign, sp.Abs)) else [u - v for u in f.args
+                                                                                   for v in f.args if u != v]
+        for u in args:
+            if u.is_polynomial(Y) and sp.degree(u, Y) == 1:
+                c = sp.solve(u, Y)[0]
+                points |= {c, c - sp.Rational(1, 10**6), c + sp.Rational(1, 10**6)}
+    return points
+
+
+def _numerically_equal(lhs, rhs, digits=50):
+    """lhs == rhs to 25 of 50 digits at every sample y and both sides of every kink (a guard against branch bugs)."""
+    for v in SAMPLES + tuple(_kink_points(lhs) | _kink_points(rhs)):
+        left, right = (sp.N(e.xreplace({Y: v}), digits) for e in (lhs, rhs))
+        finite = [not x.has(sp.zoo, sp.nan, sp.oo, -sp.oo) and x.is_number for x in (left, right)]
+        if not all(finite):
+            if any(finite):
+                return False
+            continue
+        (lr, li), (rr, ri) = left.as_real_imag(), right.as_real_imag()
+        error, size = max(abs(lr - rr), abs(li - ri)), max(abs(lr), abs(li), abs(rr), abs(ri))
+        if error > sp.Float(10) ** (-digits // 2) * size:
+            return False
+    return True
+
+
+def equal_for_every_real_y(lhs, rhs, seconds=None):
+    """True when ``lhs`` and ``rhs`` (in y) are proved equal for every real y; False when not, or out of time.
+
+    The proof is SymPy's: the difference reduces to 0 (over all y, or on y > 0, y < 0 and y = 0).
+    Before it, both sides are compared at 50 digits on both sides of 0, in the tails and at every
+    kink, so a SymPy branch error cannot slip through.
+
+    >>> equal_for_every_real_y(sp.Heaviside(Y, 0), sp.Heaviside(sp.Max(Y, 0), 0))
+    True
+    >>> equal_for_every_real_y(3 * Y**2, 3 * (Y**3) ** sp.Rational(2, 3))
+    False
+    """
+    if not within(seconds, _numerically_equal, lhs, rhs, fallback=False):
+        return False
+    return within(seconds, _proved_zero, lhs - rhs, fallback=False)
 
 
 # name -> (formula builder from parameters, parameter defaults, description)
@@ -81,7 +185,14 @@ class Activation:
     elementwise: bool = True
     description: str = field(default="", compare=False)
 
+    user: bool = field(default=False, compare=False)  # a user's formula: its SymPy steps have a time budget
+
     # -- derivative rules, derived by SymPy ---------------------------------
+    @property
+    def seconds(self):
+        """The time budget of each SymPy step on this formula (None: built-in, unbudgeted)."""
+        return budget.DEFAULT_SECONDS if self.user else None
+
     @cached_property
     def derivative(self):
         """a'(y) = da_i/dy_i, derived by ``sp.diff`` (element-wise activations)."""
@@ -91,32 +202,30 @@ class Activation:
 
     @cached_property
     def inverse(self):
-        """y as a function of a, when SymPy can solve a = a(y) with one branch; else None."""
+        """y as a function of a, when SymPy can solve a = a(y) with one real branch in time; else None."""
         if not self.elementwise or self.name == "step" or self.formula.has(sp.Piecewise):
             return None
-        try:
-            solutions = sp.solve(sp.Eq(A, self.formula), Y)
-        except (NotImplementedError, ValueError, TypeError):
-            return None
-        real = [s for s in solutions if not s.has(sp.I, sp.nan, sp.Piecewise)]
-        return real[0] if len(real) == 1 else None
+        return within(self.seconds, _inverse, self.formula, fallback=None)
 
     @cached_property
     def derivative_in_a(self):
-        """a'(y) rewritten through a = a(y) when SymPy finds a form free of y.
+        """a'(y) rewritten through a = a(y), when SymPy finds a form free of y and proves it equal.
 
-        First by spotting a(y) inside a'(y) (tanh: 1 - tanh(y)^2 -> 1 - a^2), then
-        by solving a = a(y) for y (sigmoid: y = log(a/(1-a)) -> a(1-a)).
+        First by spotting a(y) inside a'(y) (tanh: 1 - tanh(y)^2 -> 1 - a^2), then by solving
+        a = a(y) for y (sigmoid: y = log(a/(1-a)) -> a(1-a)).  The candidate is kept only when
+        :func:`equal_for_every_real_y` proves it equal to a'(y) once a(y) is put back for a;
+        otherwise (or when a step runs out of time) this is None and consumers keep a'(y) in y.
         """
         if not self.elementwise:
             return None
-        spotted = self.derivative.subs(self.formula, A)
-        if not spotted.has(Y):
-            return sp.factor(spotted)
-        if self.inverse is None:
+        candidate = within(self.seconds, _spotted, self.formula, self.derivative, fallback=None)
+        if candidate is None and self.inverse is not None:
+            candidate = within(self.seconds, _through_inverse, self.derivative, self.inverse, fallback=None)
+        if candidate is None or not _uses_known_functions(candidate, self.formula, self.derivative):
             return None
-        found = sp.factor(sp.simplify(self.derivative.subs(Y, self.inverse)))
-        return None if found.has(Y) else found
+        if not equal_for_every_real_y(self.derivative, candidate.xreplace({A: self.formula}), self.seconds):
+            return None
+        return candidate
 
     @cached_property
     def jacobian_entry(self):
@@ -209,7 +318,7 @@ def custom_activation(name, text):
     formula = parse_expression(text, {"y": Y})
     if not formula.has(Y):
         raise SpecError(f"custom activation {name!r} does not depend on y: {text!r}")
-    return Activation(name, formula, description=f"a(y) = {text}")
+    return Activation(name, formula, description=f"a(y) = {text}", user=True)
 
 
 def check_name(name, what):

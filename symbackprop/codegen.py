@@ -31,6 +31,7 @@ from pathlib import Path
 
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
+from sympy.printing.codeprinter import PrintMethodNotImplementedError
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import precedence
 
@@ -118,13 +119,27 @@ def numpy_expression(expr):
 
     >>> numpy_expression(sp.Heaviside(Y, 0))
     'numpy.heaviside(y, 0)'
+    >>> numpy_expression(sp.LambertW(Y))
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.SymbackpropError: cannot emit NumPy code for LambertW(y): NumPy has no element-wise LambertW
     """
-    text = _PRINTER.doprint(expr)
-    foreign = re.findall(r"\b(?!numpy\.)([A-Za-z_][A-Za-z0-9_]*)\.", text)
-    if foreign or "Not supported" in text or "\n" in text:
-        raise SymbackpropError(f"cannot emit NumPy code for {sp.sstr(expr)}: it needs {foreign or 'a function'} "
-                               f"that NumPy has no element-wise form of")
+    text = _printed(expr)
+    if text is None:
+        culprits = sorted({type(f).__name__ for f in expr.atoms(sp.Function) if _printed(f) is None})
+        raise SymbackpropError(f"cannot emit NumPy code for {sp.sstr(expr)}: NumPy has no element-wise "
+                               f"{', '.join(culprits) or 'form of it'}")
     return text
+
+
+def _printed(expr):
+    """The NumPy printer's text for ``expr``, or None where it needs something outside NumPy."""
+    try:
+        text = _PRINTER.doprint(expr)
+    except PrintMethodNotImplementedError:
+        return None
+    foreign = re.findall(r"\b(?!numpy\.)([A-Za-z_][A-Za-z0-9_]*)\.", text)
+    return None if foreign or "Not supported" in text or "\n" in text else text
 
 
 def _into(expr, out):

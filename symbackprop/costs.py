@@ -15,13 +15,23 @@ by SymPy from the term (it is exact because only the i-th term depends on a_i).
 2*a - 2*z
 >>> get_cost("bce").derivative
 (1 - z)/(1 - a) - z/a
+
+Where a cost is undefined is read off its term, for built-in and user costs alike
+(:attr:`Cost.conditions`): every log needs a positive argument, every denominator a
+non-zero one, every fractional power a non-negative base.  The spec refuses an output
+activation whose values break one of them (see ``NetworkSpec._check_cost_domain``).
+
+>>> [text for text, _ in get_cost("bce").conditions]
+['log(a) needs a > 0', 'log(1 - a) needs 1 - a > 0']
 """
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import sympy as sp
 
+from . import budget
 from .activations import check_name
+from .budget import within
 from .errors import SpecError
 from .expressions import parse_expression
 from .symbols import A, Z
@@ -42,9 +52,27 @@ _ALIASES = {
 }
 KNOWN = tuple(sorted(_COSTS))
 
-# Costs that take log(a) need a > 0; bce also takes log(1 - a), so it needs a < 1.
-NEEDS_POSITIVE_OUTPUT = {"cross_entropy", "bce"}
-NEEDS_OUTPUT_BELOW_ONE = {"bce"}
+
+def _conditions(term):
+    """(text, test) pairs: test(a) is False where the term is undefined (only parts free of z are tested)."""
+    found = []
+
+    def alone(u):  # the factors of u that depend on a only
+        return sp.Mul(*[f for f in sp.Mul.make_args(sp.factor(u)) if f.has(A) and not f.has(Z)])
+
+    for f in sorted(term.atoms(sp.log), key=sp.default_sort_key):
+        u = f.args[0]
+        if u.has(A) and not u.has(Z):
+            found.append((f"log({sp.sstr(u)}) needs {sp.sstr(u)} > 0", (u, "> 0")))
+        elif u.has(A) and alone(u) != 1:
+            found.append((f"log({sp.sstr(u)}) needs {sp.sstr(alone(u))} != 0", (alone(u), "!= 0")))
+    den = alone(sp.denom(sp.together(term)))
+    if den != 1:
+        found.append((f"the term divides by {sp.sstr(den)}", (den, "!= 0")))
+    for p in sorted(term.atoms(sp.Pow), key=sp.default_sort_key):
+        if p.base.has(A) and not p.exp.is_integer and not p.base.has(Z):
+            found.append((f"{sp.sstr(p)} needs {sp.sstr(p.base)} >= 0", (p.base, ">= 0")))
+    return found
 
 
 @dataclass(frozen=True)
@@ -59,6 +87,30 @@ class Cost:
     def derivative(self):
         """d term / d a, derived by ``sp.diff``; dE/da_i is this over n."""
         return sp.diff(self.term, A)
+
+    user: bool = field(default=False, compare=False)  # a user's formula: its SymPy steps have a time budget
+
+    @cached_property
+    def conditions(self):
+        """Where the term is defined, derived from it: [(text, (u, relation))], u in a alone.
+
+        The output a must give u > 0, u != 0 or u >= 0; a user's term is read within a time budget.
+        """
+        seconds = budget.DEFAULT_SECONDS if self.user else None
+        found = within(seconds, _conditions, self.term, fallback=None)
+        if found is None:
+            raise SpecError(f"cost {self.name!r}: could not find where its term is defined within {seconds:g} s")
+        return found
+
+    def breaks(self, value):
+        """The first condition the output value a = ``value`` (a SymPy number) breaks, or None."""
+        for text, (u, relation) in self.conditions:
+            v = sp.N(u.xreplace({A: value}), 50)
+            if v.has(sp.zoo, sp.nan) or not v.is_real or v.is_infinite:
+                return text
+            if not {"> 0": v > 0, "!= 0": v != 0, ">= 0": v >= 0}[relation]:
+                return text
+        return None
 
     def __call__(self, a, z):
         """E for lists (or column matrices) a_1..a_n and z_1..z_n, with the book's 1/n."""
@@ -99,4 +151,4 @@ def custom_cost(name, text):
     term = parse_expression(text, {"a": A, "z": Z})
     if not term.has(A):
         raise SpecError(f"custom cost {name!r} does not depend on the output a: {text!r}")
-    return Cost(name, term, description=f"term e(a, z) = {text}")
+    return Cost(name, term, description=f"term e(a, z) = {text}", user=True)

@@ -14,6 +14,13 @@ parser that admits only
 
 Everything else is rejected with a message that names the offending text.
 
+``max`` and ``min`` build :class:`Max` and :class:`Min`: SymPy's own, except for the one rule
+symbackprop follows at kinks, which lives in their ``fdiff``.  SymPy differentiates Max(u, v)
+as u' Heaviside(u - v) + v' Heaviside(v - u) with Heaviside(0) = 1/2; here Heaviside(0) = 0,
+so at a tie every piece is switched off and the derivative there is 0, as PyTorch's relu'(0)
+and hardtanh'(+-1).  Because the rule sits in the function itself, every derivative of a user
+formula follows it: a'(y), de/da, and the composed error E differentiated directly.
+
 >>> import sympy as sp
 >>> y = sp.Symbol('y', real=True)
 >>> parse_expression("y / (1 + abs(y))", {"y": y})
@@ -33,6 +40,56 @@ MAX_LENGTH = 400
 MAX_DEPTH = 40
 MAX_EXPONENT = 64
 
+def kink_rule(derivative):
+    """Heaviside(u) (= 1/2 at u = 0) -> Heaviside(u, 0): the derivative at a kink is that of the pieces off."""
+    half = sp.Rational(1, 2)
+    return derivative.replace(lambda e: isinstance(e, sp.Heaviside) and e.args[1] == half,
+                              lambda e: sp.Heaviside(e.args[0], 0))
+
+
+class Max(sp.Max):
+    """SymPy's Max with the kink rule: Max(y, 0) differentiates to Heaviside(y, 0).
+
+    SymPy evaluates it (its rules compare classes with ``cls == Max``, so they run on sp.Max);
+    the result is then rebuilt with this class wherever a Max or Min remains.
+
+    >>> y = sp.Symbol('y', real=True)
+    >>> Max(y, 0).diff(y), Max(y, 0).diff(y).subs(y, 0), Max(y, -1).subs(y, 2), Max(3, 1)
+    (Heaviside(y, 0), 0, 2, 3)
+    """
+
+    def __new__(cls, *args, **options):
+        return with_kink_rule(sp.Max(*args, **options))
+
+    def fdiff(self, argindex=1):
+        return kink_rule(super().fdiff(argindex))
+
+
+class Min(sp.Min):
+    """SymPy's Min with the kink rule: Min(1, y) differentiates to Heaviside(1 - y, 0)."""
+
+    def __new__(cls, *args, **options):
+        return with_kink_rule(sp.Min(*args, **options))
+
+    def fdiff(self, argindex=1):
+        return kink_rule(super().fdiff(argindex))
+
+
+_KINKED = {sp.Max: Max, sp.Min: Min}
+
+
+def with_kink_rule(expr):
+    """``expr`` with every SymPy Max and Min rebuilt as the classes above (same value, not evaluated again)."""
+    if not isinstance(expr, sp.Basic) or not expr.args:
+        return expr
+    args = tuple(with_kink_rule(arg) for arg in expr.args)
+    if type(expr) in _KINKED:
+        obj = sp.Expr.__new__(_KINKED[type(expr)], *args)
+        obj._argset = frozenset(args)
+        return obj
+    return expr.func(*args) if args != expr.args else expr
+
+
 FUNCTIONS = {
     "abs": (1, sp.Abs),
     "atan": (1, sp.atan),
@@ -41,8 +98,8 @@ FUNCTIONS = {
     "erf": (1, sp.erf),
     "exp": (1, sp.exp),
     "log": (1, sp.log),
-    "max": (2, sp.Max),
-    "min": (2, sp.Min),
+    "max": (2, Max),
+    "min": (2, Min),
     "sigmoid": (1, lambda u: 1 / (1 + sp.exp(-u))),
     "sin": (1, sp.sin),
     "sinh": (1, sp.sinh),

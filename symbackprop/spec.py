@@ -27,8 +27,12 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import sympy as sp
+
 from . import activations as act
+from . import budget
 from . import costs as cst
+from .budget import within
 from .errors import SpecError
 
 _CALL = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\((.*)\))?\s*$")
@@ -67,46 +71,28 @@ class NetworkSpec:
         self._check_cost_domain()
 
     def _check_cost_domain(self):
-        out, cost = self.activations[-1], self.cost.name
-        if cost not in cst.NEEDS_POSITIVE_OUTPUT:
-            return
-        positive = {"sigmoid", "softmax", "softplus"}
-        below_one = {"sigmoid", "softmax"}
-        builtin = out.name in act.KNOWN
-        if not builtin:
-            self._check_custom_output(out, cost)
-            return
-        if builtin and out.name not in positive:
-            raise SpecError(
-                f"cost {cost!r} takes log of the output, but a {out.name} output layer can give values <= 0; "
-                f"use sigmoid or softmax on the last layer"
-            )
-        if builtin and cost in cst.NEEDS_OUTPUT_BELOW_ONE and out.name not in below_one:
-            raise SpecError(
-                f"cost {cost!r} takes log(1 - a), but a {out.name} output layer can give values >= 1; "
-                f"use sigmoid or softmax on the last layer"
-            )
+        """Refuse an output activation whose values break a condition of the cost (one rule for every pair).
 
-    @staticmethod
-    def _check_custom_output(out, cost):
-        """A custom output layer must stay where the cost's logs are defined: probe it on a grid of y."""
-        import sympy as sp
-
-        f = sp.lambdify(act.Y, out.formula, "math")
-        for k in range(-40, 41):
-            y = k / 4
-            try:
-                a = complex(f(y))
-            except (ValueError, ZeroDivisionError, OverflowError):
-                continue
-            low = a.imag != 0 or a.real <= 0
-            high = cost in cst.NEEDS_OUTPUT_BELOW_ONE and a.real >= 1
-            if low or high:
-                bound = "<= 0" if low else ">= 1"
-                raise SpecError(
-                    f"cost {cost!r} takes log of the output, but the custom output activation {out.name!r} gives "
-                    f"a({y:g}) = {a.real:.4g}, which is {bound}; use sigmoid or softmax on the last layer"
-                )
+        The conditions come from the cost's term (:attr:`Cost.conditions`: log needs a > 0, ...); the
+        output's values are sampled at 50 digits on y in [-60, 60] (both sides of 0, steps of 1/8 up to
+        |y| = 10, then the tails).  Softmax is sampled through one entry, e^{y/T} / (e^{y/T} + e^0).
+        """
+        out, cost = self.activations[-1], self.cost
+        if not cost.conditions:
+            return
+        curve = out.formula if out.elementwise else out([act.Y, 0])[0]
+        seconds = budget.DEFAULT_SECONDS if out.user or cost.user else None
+        found = within(seconds, _first_break, curve, cost, fallback=False)
+        if found is False:
+            raise SpecError(f"cost {cost.name!r} with output activation {out.label()!r}: could not check within "
+                            f"{seconds:g} s that the outputs stay where the cost is defined")
+        if found is not None:
+            y, value, broken = found
+            what = "takes log of the output" if broken.startswith("log") else "is not defined for every output"
+            raise SpecError(
+                f"cost {cost.name!r} {what} ({broken}), but the {'custom ' * out.user}output activation {out.label()!r} gives "
+                f"a({y}) = {value}; use sigmoid or softmax on the last layer"
+            )
 
     @property
     def depth(self):
@@ -276,6 +262,20 @@ class NetworkSpec:
             return cls(tuple(sizes), acts, cost, batch, name=name)
         except SpecError as exc:
             raise SpecError(f"{source}: {exc}") from None
+
+
+_GRID = sorted({sp.Rational(k, 8) for k in range(-80, 81)} | {sp.Integer(v) * sign for v in (15, 20, 30, 40, 60)
+                                                                for sign in (1, -1)}, key=lambda y: (abs(y), y))
+
+
+def _first_break(curve, cost):
+    """(y, a(y) to 6 digits, the broken condition) at the grid point nearest 0 that breaks one; else None."""
+    for y in _GRID:
+        value = sp.N(curve.xreplace({act.Y: y}), 50)
+        broken = cost.breaks(value)
+        if broken:
+            return y, sp.N(value, 6), broken
+    return None
 
 
 def _line_of(text, key):
