@@ -78,7 +78,22 @@ def _named_factors(factors):
 
 @cache
 def output_delta(activation, cost):
-    """Simplify delta^L for ``activation`` (output layer) and ``cost``; see the module doc."""
+    """Simplify delta^L for ``activation`` (output layer) and ``cost``; see the module doc.
+
+    For a user's formula the simplification runs within a time budget (:func:`symbackprop.budget.within`);
+    past it, delta^L stays e'(a, z) a'(y) / n as assembled, with a'(y) in y.
+    """
+    if getattr(activation, "user", False) or getattr(cost, "user", False):
+        from .budget import DEFAULT_SECONDS, within
+
+        naive = cost.derivative * activation.derivative / N
+        unsimplified = OutputDelta(activation.label(), cost.label(), naive, naive, uses_y=True)
+        return within(4 * DEFAULT_SECONDS, _output_delta, activation, cost, fallback=unsimplified,
+                      what=f"simplifying the output delta of {activation.label()} + {cost.label()}")
+    return _output_delta(activation, cost)
+
+
+def _output_delta(activation, cost):
     if not activation.elementwise:
         return _softmax_delta(activation, cost)
     de_da = cost.derivative
