@@ -33,8 +33,6 @@ from sympy.matrices.expressions.diagonal import DiagMatrix
 
 from .forms import Elementwise
 
-LIMB = 16  # bits per limb of the exact products
-
 
 class Fixed:
     """A matrix of high-precision numbers (mpmath, ``F`` bits), one object per entry of a layer.
@@ -114,7 +112,7 @@ class Fixed:
 
 
 class Dyadic:
-    """A weight matrix k / 2^p with integers |k| < 2^24, held as float64 (exact)."""
+    """A weight matrix k / 2^p with integers k, held as float64 (exact)."""
 
     __slots__ = ("_fixed", "k", "p")
 
@@ -131,8 +129,8 @@ class Dyadic:
             while np.any(values * 2.0 ** p != np.round(values * 2.0 ** p)):
                 p += 1
         k = values * 2.0 ** p
-        if np.abs(k).max(initial=0) >= 2 ** 24:
-            raise ValueError("dyadic weights need |k| < 2^24")
+        if np.abs(k).max(initial=0) >= 2 ** 53:
+            raise ValueError("dyadic numbers need |k| < 2^53")
         return cls(k, p)
 
     @property
@@ -195,22 +193,30 @@ def _to_mpf(value):
 
 
 def _exact_product(k, v):
-    """k @ v for a float64 integer matrix k (|k| < 2^24) and an object array v of Python integers."""
+    """k @ v for a float64 integer matrix k and an object array v of Python integers, exactly.
+
+    v is cut into limbs of 16 bits (8 when k's entries are large): each column sum of k times a limb stays
+    below 2^53, so float64 BLAS adds it up without rounding.
+    """
     rows, inner = k.shape
     cols = v.shape[1]
+    top = float(np.abs(k).max(initial=1)) * inner
+    limb = 16 if top * 2.0 ** 16 < 2.0 ** 53 else 8
+    if top * 2.0 ** limb >= 2.0 ** 53:
+        raise ValueError("the exact product needs smaller weights or fewer inputs")
     flat = v.reshape(-1)
     signs = np.array([1.0 if x >= 0 else -1.0 for x in flat])
     magnitudes = [abs(int(x)) for x in flat]
     width = max(1, max(magnitudes, default=0).bit_length())
-    nbytes = 2 * -(-width // LIMB)
-    limbs = np.frombuffer(b"".join(m.to_bytes(nbytes, "little") for m in magnitudes), dtype="<u2")
-    limbs = limbs.reshape(inner, cols, nbytes // 2).astype(float) * signs.reshape(inner, cols, 1)
-    if inner * np.abs(k).max(initial=1) * 2.0 ** LIMB >= 2.0 ** 53:
-        raise ValueError("the exact product needs smaller weights or fewer inputs")
-    partial = (k @ limbs.reshape(inner, -1)).reshape(rows, cols, nbytes // 2).astype(np.int64)
+    step = limb // 8
+    nbytes = step * -(-width // limb)
+    count = nbytes // step
+    limbs = np.frombuffer(b"".join(m.to_bytes(nbytes, "little") for m in magnitudes), dtype="<u2" if step == 2 else "u1")
+    limbs = limbs.reshape(inner, cols, count).astype(float) * signs.reshape(inner, cols, 1)
+    partial = (k @ limbs.reshape(inner, -1)).reshape(rows, cols, count).astype(np.int64)
     out = np.zeros((rows, cols), dtype=object)
-    for t in range(nbytes // 2 - 1, -1, -1):  # Horner over the limbs, in Python integers
-        out = (out << LIMB) + partial[:, :, t].astype(object)
+    for t in range(count - 1, -1, -1):  # Horner over the limbs, in Python integers
+        out = (out << limb) + partial[:, :, t].astype(object)
     return out
 
 
