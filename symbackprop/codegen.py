@@ -248,7 +248,7 @@ def _activation_functions(activation, functions):
     return act, None
 
 
-def _output_functions(activation, cost, n_out, functions):
+def _output_functions(activation, cost, n_out, functions, found=None):
     """Emit the cost term e(a(y), z) and the output delta for the output layer; returns their names.
 
     Both are functions of y as well as a, so that a cost taking log a, or a delta whose a-form loses the
@@ -263,7 +263,7 @@ def _output_functions(activation, cost, n_out, functions):
     functions[cost_name] = elementwise_source(cost_name, term, ("y", "a", "z"),
                                               f"{cost.label()}: e(a, z) = {sp.sstr(cost.term)}, computed as {how}; "
                                               f"E = mean of e over outputs and examples (eq. 86)")
-    found = output_delta(activation, cost)
+    found = found or output_delta(activation, cost)  # the derivation's output delta
     delta = "output_delta"
     expr = _delta_in_y(activation, cost, found).xreplace({N: 1 / SCALE})
     doc = (f"delta^L = e'(a, z) a'(y) / n_L = {sp.sstr(found.simplified)} (simplified by SymPy), "
@@ -431,8 +431,10 @@ def module_context(spec, dtype="float64"):
         acts.append(_activation_functions(activation, functions)[0])
     if any(a.name == "step" for a in spec.activations):
         raise SpecError("a step layer has a'(y) = 0, so gradients cannot train it; emit it with --perceptron-rule")
-    cost, delta = _output_functions(spec.activations[-1], spec.cost, spec.sizes[-1], functions)
-    layers = backward_code(derive(spec), acts, functions, delta)
+    derivation = derive(spec)
+    cost, delta = _output_functions(spec.activations[-1], spec.cost, spec.sizes[-1], functions,
+                                    derivation.output_delta)  # the one output delta the forms read too
+    layers = backward_code(derivation, acts, functions, delta)
     return {
         "name": _check_name(spec.name),
         "version": __version__,
