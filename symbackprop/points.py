@@ -63,11 +63,19 @@ def kinks(activation):
                     found |= _roots(cond.lhs - cond.rhs)
         elif isinstance(node, (sp.Heaviside, sp.Abs, sp.sign)):
             found |= _roots(node.args[0])
-        elif isinstance(node, (sp.Max, sp.Min)):
-            for i, u in enumerate(node.args):
-                for v in node.args[i + 1:]:
+        elif isinstance(node, (sp.Max, sp.Min)):  # max(-1, min(1, y)): the pieces -1, 1, y meet at -1 and 1
+            pieces = sorted(_pieces(node), key=sp.default_sort_key)
+            for i, u in enumerate(pieces):
+                for v in pieces[i + 1:]:
                     found |= _roots(u - v)
     return sorted(found)
+
+
+def _pieces(expr):
+    """The expressions a nest of Max and Min chooses among."""
+    if isinstance(expr, (sp.Max, sp.Min)):
+        return set().union(*(_pieces(a) for a in expr.args))
+    return {expr}
 
 
 def _roots(expr):

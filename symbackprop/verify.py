@@ -81,6 +81,14 @@ def verify(derivation, method="auto", seed=0, digits=50, fd_samples=4, progress=
                                            f"use --method high-precision (or auto)") from None
                 notes.append(f"the exact proof took longer than {exact_seconds:g} s; "
                              f"verified at {digits} digits instead (use --method exact to insist)")
+        if exact is not None and not all(c.passed for c in exact) and method == "auto":
+            # the reduction can fail to prove a true identity (a kink inside a max of a max), never prove a
+            # false one: what it left unproved is settled at high precision, and the report says so
+            unproved = sum(not c.passed for c in exact)
+            notes.append(f"the exact reduction left {unproved} identit{'y' if unproved == 1 else 'ies'} unproved; "
+                         f"verified at {digits} digits instead")
+            checks += [c for c in exact if c.passed]
+            exact = None
         if exact is None:
             checks += numeric_checks(derivation, seed, digits, Check, tick)
         else:

@@ -30,12 +30,17 @@ UNEVALUABLE = (ShapeError, TypeError, ValueError, KeyError, ArithmeticError)
 PROBES = 2  # random projections u^T (dE/dW) v per layer and point, besides one coordinate
 
 
-def relative(values, reference):
-    """max |v - r| / max(max |r|, 1e-300), over numbers that must all be finite reals (else inf)."""
+def relative(values, reference, floor=mpmath.mpf(10) ** -30):
+    """max |v - r| / max(max |r|, floor), over numbers that must all be finite reals (else inf).
+
+    The floor keeps a gradient that cancels to 0 (softmax rows sum to 0: with mae at a point where every
+    a - z has one sign, dE/dy^L = 0) from turning rounding at the 2^-F level into a failure; an error of
+    any size above 1e-60 still shows against the tolerance 1e-30.
+    """
     values, reference = list(values), list(reference)
     if not all(isinstance(v, mpmath.mpf) and mpmath.isfinite(v) for v in (*values, *reference)):
         return mpmath.inf
-    scale = max([abs(r) for r in reference] + [mpmath.mpf(10) ** -300])
+    scale = max([abs(r) for r in reference] + [floor])
     return max(abs(v - r) for v, r in zip(values, reference)) / scale
 
 
