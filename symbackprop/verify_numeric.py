@@ -30,7 +30,10 @@ UNEVALUABLE = (ShapeError, TypeError, ValueError, KeyError, ArithmeticError)
 PROBES = 2  # random projections u^T (dE/dW) v per layer and point, besides one coordinate
 
 
-def relative(values, reference, floor=mpmath.mpf(10) ** -30):
+FLOOR = mpmath.mpf(10) ** -30
+
+
+def relative(values, reference, floor=FLOOR):
     """max |v - r| / max(max |r|, floor), over numbers that must all be finite reals (else inf).
 
     The floor keeps a gradient that cancels to 0 (softmax rows sum to 0: with mae at a point where every

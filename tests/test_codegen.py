@@ -21,9 +21,10 @@ import sympy as sp
 
 from symbackprop.activations import Y, get_activation
 from symbackprop.cli import main as cli_main
-from symbackprop.codegen import emit, emit_perceptron, proved_equal, stable_form
+from symbackprop.codegen import emit, emit_perceptron, stable_form
 from symbackprop.errors import SpecError, SymbackpropError
 from symbackprop.jacobians import derive
+from symbackprop.rewrites import proved_equal
 from symbackprop.spec import NetworkSpec
 
 OUTPUT_ACTIVATIONS = ["identity", "sigmoid", "tanh", "relu", "leaky_relu(0.1)", "elu(0.5)", "softplus", "softmax",
