@@ -35,7 +35,7 @@ from sympy.printing.precedence import precedence
 from . import __version__, files
 from .errors import SpecError, SymbackpropError
 from .rewrites import stable
-from .symbols import Y
+from .symbols import A, Y  # noqa: F401 -- A for the doctests
 
 SCALE = sp.Symbol("scale", real=True)  # 1/(n_L beta) for the gradient; -lr/(n_L beta) for an SGD step
 DTYPES = ("float64", "float32")
