@@ -188,9 +188,18 @@ def _rewrites_to_zero(expr):
     return any(sp.simplify(form) == 0 for form in (expr, expr.rewrite(sp.exp), expr.rewrite(sp.log)))
 
 
+_KINKS = (sp.Abs, sp.sign, sp.Piecewise, sp.Heaviside, sp.Max, sp.Min)
+
+
 def _decide(expr, table, rewrite, split):
     if reduces_to_zero(expr, table):
         return True
+    if split is not None and split in expr.free_symbols and expr.has(*_KINKS):
+        # a kink in the split symbol: on each side it is gone and the cheap strategy usually settles it,
+        # long before simplify has finished with the whole
+        p = sp.Dummy("p", positive=True)
+        if all(reduces_to_zero(expr.xreplace({split: v}), table) for v in (p, -p, sp.Integer(0))):
+            return True
     if rewrite and _rewrites_to_zero(expr):
         return True
     if split is None or split not in expr.free_symbols:
