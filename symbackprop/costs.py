@@ -103,12 +103,21 @@ class Cost:
         return found
 
     def breaks(self, value):
-        """The first condition the output value a = ``value`` (a SymPy number) breaks, or None."""
+        """The first condition the output value a = ``value`` (a SymPy number, best an exact one) breaks, or None.
+
+        Evaluated at 50 digits (SymPy raises its working precision until they are right); where those
+        cannot decide (1 - a = e^{-60000} for a softmax at T = 0.001) SymPy's assumptions on the exact value
+        settle it, so a saturating output is never taken to reach its bound.
+        """
         for text, (u, relation) in self.conditions:
-            v = sp.N(u.xreplace({A: value}), 50)
+            exact = u.xreplace({A: value})
+            v = sp.N(exact, 50)
             if v.has(sp.zoo, sp.nan) or not v.is_real or v.is_infinite:
                 return text
-            if not {"> 0": v > 0, "!= 0": v != 0, ">= 0": v >= 0}[relation]:
+            if {"> 0": v > 0, "!= 0": v != 0, ">= 0": v >= 0}[relation]:
+                continue
+            holds = {"> 0": exact.is_positive, "!= 0": exact.is_nonzero, ">= 0": exact.is_nonnegative}[relation]
+            if holds is not True:
                 return text
         return None
 

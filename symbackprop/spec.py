@@ -271,7 +271,7 @@ _GRID = sorted({sp.Rational(k, 8) for k in range(-80, 81)} | {sp.Integer(v) * si
 def _first_break(curve, cost):
     """(y, a(y) to 6 digits, the broken condition) at the grid point nearest 0 that breaks one; else None."""
     for y in _GRID:
-        value = sp.N(curve.xreplace({act.Y: y}), 50)
+        value = curve.xreplace({act.Y: y})  # exact: cost.breaks evaluates it with the digits it needs
         broken = cost.breaks(value)
         if broken:
             return y, sp.N(value, 6), broken
