@@ -218,8 +218,12 @@ def _check_point(derivation, point, k, seed, F, beta, per_layer_at, record, tick
         u0, v0 = probes[0]
         with mpmath.workprec(F + 64):
             joint[l] = (u0, v0, u0, c_W[0].to_mpf()[0, 0] + _dot(u0, db_c).to_mpf()[0, 0])
-        if k in per_layer_at:
-            coordinates = k == min(per_layer_at) and L <= PER_LAYER_DEPTH  # deep: the random directions only
+        if k in per_layer_at and L > PER_LAYER_DEPTH:  # deep: W^l and b^l moved together, one difference
+            move = u0.matmul(v0.T.matmul(S)) + Fixed(np.broadcast_to(u0.v, (n, beta)).copy(), F)
+            record(l, f"dE/dW^{l}, dE/db^{l}{suffix}", "(a) direct = (c) outer", _one(pc.direct(l, move),
+                                                                                      joint[l][3]), 1)
+        elif k in per_layer_at:
+            coordinates = k == min(per_layer_at)
             directions = probes[:1] + (probes[-1:] if coordinates else [])
             for u, v in directions:
                 direct = pc.direct(l, u.matmul(v.T.matmul(S)))  # y^l moves by u (v^T S)
