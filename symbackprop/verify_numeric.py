@@ -7,13 +7,15 @@ For every point of :mod:`symbackprop.points` and every layer l:
   dE/dW^l = Delta^l (S^{l-1})^T from :attr:`LayerDerivation.dW_form`;
 * (b) *chain*: the long product dE/da^L da^L/dy^L W^L ... da^l/dy^l of the derivation's Jacobian forms,
   times the column-vector of matrices dy^l/dW^l through its own entries (:meth:`ColumnOfMatrices.nonzero`);
-* (a) *direct*: the composed error itself, differenced centrally at twice the precision along a random
-  rank-one direction u v^T of W^l and a random direction of b^l (and one coordinate each).
+* (a) *direct*: the composed error itself, differenced centrally at higher precision (F + F/2 bits, step
+  2^-(F/2 + 16)) along a random rank-one direction u v^T of W^l and a random direction of b^l (and one
+  coordinate each); deeper networks move W^l and b^l together at one point, and every layer at once at
+  every point (the difference costs the layers above l, so layer by layer it grows as L^2).
 
 The n_l x n_{l-1} gradient is compared through projections u^T (dE/dW) v with random u, v (if two
 matrices differ, a random projection tells them apart with probability 1) plus every entry of delta.
-Every number is a fixed-point number of :mod:`symbackprop.evaluate`: nothing is stored per weight
-except the weight itself.
+Every number is a high-precision number of :mod:`symbackprop.evaluate`, one per entry of a layer:
+nothing is stored per weight except the weight itself.
 """
 import random
 
@@ -24,12 +26,10 @@ from sympy.matrices.exceptions import ShapeError
 
 from . import forms
 from .evaluate import Evaluator, Fixed, fixed_bits
-from .points import REGIMES, error, forward, linear, make_point
+from .points import REGIMES, error, forward, make_point
 
 UNEVALUABLE = (ShapeError, TypeError, ValueError, KeyError, ArithmeticError)
 PROBES = 2  # random projections u^T (dE/dW) v per layer and point, besides one coordinate
-
-
 FLOOR = mpmath.mpf(10) ** -30
 
 
@@ -251,4 +251,4 @@ def _one(direct, predicted):
     return abs(direct - predicted) / max(abs(predicted), mpmath.mpf(1))
 
 
-__all__ = ["PointChecks", "linear", "numeric_checks", "relative"]
+__all__ = ["PointChecks", "numeric_checks", "relative"]
