@@ -195,7 +195,7 @@ def plot(cases, threads, results, path):
         print("matplotlib not installed: no plot written")
         return
     t0 = threads[0]
-    done = [c for c in cases if "error" not in results[(c[0], t0)]]
+    done = [c for c in cases if all("error" not in results[(c[0], t)] for t in threads)]
 
     def xs(cs):
         return [results[(c[0], t0)]["weights"] for c in cs]
