@@ -276,7 +276,7 @@ SOFTMAX_REWRITES = (
 )
 
 
-def _plain(expr):
+def plain(expr):
     """``expr`` as plain SymPy: grouping marks dropped, 1 - a written out."""
     expr = expr.replace(lambda e: isinstance(e, sp.UnevaluatedExpr), lambda e: e.args[0])
     return expr.replace(lambda e: isinstance(e, OneMinus), lambda e: 1 - e.args[0])
@@ -293,7 +293,7 @@ def proved_equal(original, rewritten):
     >>> proved_equal(1 / (1 + sp.exp(-Y)), (1 + sp.tanh(Y)) / 2)  # the half-angle is missing
     False
     """
-    diff = _plain(original) - _plain(rewritten)
+    diff = plain(original) - plain(rewritten)
     return is_zero(diff, split=Y if Y in diff.free_symbols else None)
 
 
@@ -350,4 +350,5 @@ def stable_form(expr):
     return stable(expr).rewritten
 
 
-__all__ = ["REWRITES", "SOFTMAX_REWRITES", "OneMinus", "Rewrite", "Stable", "proved_equal", "sigmoid", "softplus", "stable", "stable_form"]
+__all__ = ["REWRITES", "SOFTMAX_REWRITES", "OneMinus", "Rewrite", "Stable", "plain", "proved_equal", "sigmoid", "softplus",
+           "stable", "stable_form"]

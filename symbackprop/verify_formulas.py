@@ -8,7 +8,9 @@ reads is compared here, at high precision, with what it stands for:
 * e'(a, z), as derived, against the central difference of the cost term e(a, z);
 * the simplified output delta against e'(a, z) a'(y) / n with a = a(y) (element-wise outputs;
   a softmax output's delta is checked by the (b) = (c) rows of its layer);
-* every stable rewrite the emitted code prints against the formula it replaces.
+* the stable form the emitted code prints of each a(y) and a'(y) (:mod:`symbackprop.rewrites`) against the
+  derived formula: its proof, and both evaluated on the grid.  (The output layer's fused cost and delta are
+  checked where they are used: ``symbackprop verify --emitted`` and tests/test_tails.py.)
 
 The grid: y = +-{1e-4, 1e-2, 0.5, 1, 2, 3.5, 5, 10, 20, 38, 40, 60}, both sides of every kink at
 distances 1e-3 and 0.1, and targets z in {0.05, 0.5, 0.95} (plus 0 and 1 for costs that allow them).
@@ -18,6 +20,7 @@ import sympy as sp
 
 from .evaluate import scalar_function
 from .points import kinks
+from .rewrites import plain, stable
 from .symbols import A, Y, Z
 
 MAGNITUDES = (1e-4, 1e-2, 0.5, 1, 2, 3.5, 5, 10, 20, 38, 40, 60)
@@ -59,6 +62,20 @@ def _derivative_by_difference(formula, symbol, at, others, digits):
         return (plus - minus) / (2 * h)
 
 
+def _rewrite_row(l, act, what, formula, ys, tol, make_check):
+    """A row for the stable form the emitted code prints of ``formula`` (none when nothing was rewritten):
+    its proof, and the two evaluated against each other on the grid."""
+    found = stable(formula)
+    if not found.applied:
+        return []
+    printed = scalar_function(plain(found.rewritten), (Y,))
+    original = scalar_function(formula, (Y,))
+    disc = float(_discrepancy([(_value(printed, y), _value(original, y)) for y in ys]))
+    proof = "proved equal" if found.proved else "NOT proved equal"
+    return [make_check(l, f"{what} of {act.label()}", "stable form = derived", "high-precision", len(ys), disc, tol,
+                       found.proved and disc <= tol, f"{', '.join(found.applied)}: {proof}, and compared on the grid")]
+
+
 def formula_checks(derivation, digits, make_check):
     """Rows for every element-wise formula of the derivation (see the module docstring)."""
     net, L = derivation.network, derivation.L
@@ -81,6 +98,8 @@ def formula_checks(derivation, digits, make_check):
             pairs = [(_value(d_of, y), _derivative_by_difference(act.formula, Y, y, {}, digits)) for y in ys]
             add(l, f"a'(y) of {act.label()}", "derived = differences of a(y)", _discrepancy(pairs), len(ys),
                 "central differences of a(y) at twice the precision, y across regimes")
+            for what, formula in (("a(y)", act.formula), ("a'(y)", act.derivative)):
+                rows.extend(_rewrite_row(l, act, what, formula, ys, tol, make_check))
             if act.derivative_in_a is not None:
                 in_a = scalar_function(act.derivative_in_a, (A,))
                 pairs = [(_value(in_a, _value(a_of, y)), _value(d_of, y)) for y in ys]

@@ -61,7 +61,7 @@ class PointChecks:
             leaves.update({self.M.W(l): point.W[l], self.M.Y(l): self.Ys[l], self.M.A(l): self.As[l]})
         leaves[self.M.A(0)] = self.As[0]
         self.ev = Evaluator(leaves, self.F, {forms.BETA: self.beta})
-        self.deltas, self._projected = {}, {}
+        self.deltas, self._projected, self._chain = {}, {}, {}
         for l in range(self.L, 0, -1):  # (c): the recursion as the code runs it
             form = derivation[l].delta_form.xreplace({forms.BETA: self.beta})
             self.deltas[l] = self.ev.value(form)
@@ -82,13 +82,22 @@ class PointChecks:
 
     # -- (b) ----------------------------------------------------------------------------------
     def chain_row(self, l):
-        """dE/dy^l as the long product of eq. 50-51 (one example: beta = 1), a 1 x n_l Fixed row."""
+        """dE/dy^l as the long product of eq. 50-51 (one example: beta = 1), a 1 x n_l Fixed row:
+        dE/da^L da^L/dy^L W^L da^{L-1}/dy^{L-1} ... W^{l+1} da^l/dy^l, multiplied left to right.
+
+        The product for layer l begins with the product for layer l + 1, and the same factors multiplied in
+        the same order give the same numbers, so each prefix is multiplied once and kept.
+        """
         M = self.M
-        row = self.ev.value(forms.dE_da_form(self.net.cost, M.A(self.L), M.Z))
-        for k in range(self.L, l, -1):
-            row = self._row_times(row, self.d[k].jacobian_form(M))  # . da^k/dy^k
-            row = self._row_times(row, M.W(k))  # . W^k = dy^k/da^{k-1} (eq. 41)
-        return self._row_times(row, self.d[l].jacobian_form(M))
+        for k in range(self.L, l - 1, -1):  # from the output down, each prefix once (no recursion depth)
+            if k in self._chain:
+                continue
+            if k == self.L:
+                row = self.ev.value(forms.dE_da_form(self.net.cost, M.A(self.L), M.Z))
+            else:
+                row = self._row_times(self._chain[k + 1], M.W(k + 1))  # . W^{k+1} = dy^{k+1}/da^k (eq. 41)
+            self._chain[k] = self._row_times(row, self.d[k].jacobian_form(M))  # . da^k/dy^k
+        return self._chain[l]
 
     def _row_times(self, row, form):
         return self.ev._times(row, form)

@@ -106,9 +106,26 @@ def gradient_without_s(size, monkeypatch):
     return _derivation(size)
 
 
+def sigmoid_stable_form_wrong(size, monkeypatch):
+    """the printed sigmoid (1 + tanh(y))/2, its half-angle lost, with the prover fooled into accepting it."""
+    from symbackprop import codegen, rewrites, verify_formulas
+
+    real = rewrites.stable
+
+    def planted(expr, *args):
+        found = real(expr, *args)
+        if expr == 1 / (1 + sp.exp(-Y)):
+            return dataclasses.replace(found, rewritten=(1 + sp.tanh(Y)) / 2, applied=("sigmoid",), proved=True)
+        return found
+
+    for module in (rewrites, codegen, verify_formulas):
+        monkeypatch.setattr(module, "stable", planted)
+    return _derivation(size)
+
+
 MUTATIONS = [drop_one_over_n, output_delta_times_3, recursion_without_transpose, relu_derivative_wrong_below_minus_3,
              sigmoid_a_form_wrong_in_the_tail, cost_derivative_halved, column_of_matrices_in_the_wrong_row,
-             gradient_without_s]
+             gradient_without_s, sigmoid_stable_form_wrong]
 
 
 @pytest.mark.parametrize("size", list(SIZES))
