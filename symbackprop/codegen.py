@@ -260,11 +260,12 @@ def module_context(spec, dtype="float64"):
     if any(a.name == "step" for a in spec.activations):
         raise SpecError("a step layer has a'(y) = 0, so gradients cannot train it; emit it with --perceptron-rule")
     derivation = derive(spec)
-    from .emit_output import output_functions
+    from .emit_output import output_functions, reads_output
 
     cost, delta = output_functions(spec.activations[-1], spec.cost, spec.sizes[-1], functions,
                                     derivation.output_delta)  # the one output delta the forms read too
     layers = backward_code(derivation, acts, functions, delta)
+    output_reads_a = reads_output(spec.activations[-1], spec.cost, derivation.output_delta)
     return {
         "name": _check_name(spec.name),
         "version": __version__,
@@ -279,6 +280,7 @@ def module_context(spec, dtype="float64"):
         "cost_label": _check_doc(spec.cost.label()),
         "batch": spec.batch or 32,
         "deferred_weights": DEFER_WEIGHTS,
+        "output_reads_a": output_reads_a,  # False: the cost and delta are computed from y^L alone
         "spec_toml": spec.to_toml(default=None),  # SPEC_TOML: what `symbackprop verify --emitted` checks the module against
     }
 

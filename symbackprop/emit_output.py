@@ -40,6 +40,17 @@ def output_functions(activation, cost, n_out, functions, found=None):
     return cost_name, delta
 
 
+def reads_output(activation, cost, found=None):
+    """Do the printed cost and output delta read a^L at all?  (Fused into y they may not: then training one
+    example at a time need not compute the output activation.)"""
+    if not activation.elementwise:
+        return True
+    found = found or output_delta(activation, cost)
+    term = _fused(cost.term, activation) or cost.term
+    delta = _delta_in_y(activation, cost, found)
+    return any(stable(f).rewritten.has(A) for f in (term, delta))
+
+
 def _fused(expr, activation):
     """``expr`` (in a) with a = a(y), rewritten, when a fusing rewrite applies (log sigmoid, a - z near a bound).
 
