@@ -112,9 +112,6 @@ class LayerMatrices:
     def Z(self):
         return sp.MatrixSymbol("Z", self.sizes[-1], self.beta)
 
-    def ones(self, rows, cols):
-        return sp.OneMatrix(rows, cols)
-
     def at(self, beta):
         """The same names for another batch size (``beta = 1``: one example)."""
         return LayerMatrices(self.sizes, beta)
@@ -135,7 +132,8 @@ def jacobian_form(activation, Ym, Am):
     """da/dy for one example (n x 1 columns): diag(a'(y)), or c (diag(a) - a a^T) for softmax.
 
     The softmax form is read off the engine's derived entry c a_i (delta_ij - a_j)
-    (:attr:`Activation.jacobian_entry`); :func:`symbackprop.proofs_forms` checks them equal.
+    (:attr:`Activation.jacobian_entry`, derived for any n).  The exact verification compares the forms built
+    on it with the Jacobian SymPy derives by ``Matrix.jacobian`` at concrete sizes (its (b) = (c) rows).
     """
     if activation.elementwise:
         return DiagMatrix(Elementwise(derivative_formula(activation), {Y: Ym, A: Am}))
