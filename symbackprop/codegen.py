@@ -260,12 +260,11 @@ def module_context(spec, dtype="float64"):
     if any(a.name == "step" for a in spec.activations):
         raise SpecError("a step layer has a'(y) = 0, so gradients cannot train it; emit it with --perceptron-rule")
     derivation = derive(spec)
-    from .emit_output import output_functions, reads_output
+    from .emit_output import output_functions
 
-    cost, delta = output_functions(spec.activations[-1], spec.cost, spec.sizes[-1], functions,
+    cost, delta, output_reads_a = output_functions(spec.activations[-1], spec.cost, spec.sizes[-1], functions,
                                     derivation.output_delta)  # the one output delta the forms read too
     layers = backward_code(derivation, acts, functions, delta)
-    output_reads_a = reads_output(spec.activations[-1], spec.cost, derivation.output_delta)
     return {
         "name": _check_name(spec.name),
         "version": __version__,

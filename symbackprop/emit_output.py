@@ -17,14 +17,15 @@ from .symbols import A, Y
 
 
 def output_functions(activation, cost, n_out, functions, found=None):
-    """Emit the cost term e(a(y), z) and the output delta for the output layer; returns their names.
+    """Emit the cost term e(a(y), z) and the output delta for the output layer; returns their names and
+    whether either reads a^L.
 
     Both are functions of y as well as a, so that a cost taking log a, or a delta whose a-form loses the
     tails (a(1 - a) once the sigmoid rounds to 1), can be computed from y^L directly (fused), by the
     rewrites of :mod:`symbackprop.rewrites`, each proved equal to the formula it replaces.
     """
     if not activation.elementwise:
-        return _softmax_output_functions(activation, cost, functions)
+        return (*_softmax_output_functions(activation, cost, functions), True)
     cost_name = f"cost_{_identifier(cost.label())}"
     fused = _fused(cost.term, activation)
     term, how = (cost.term, "e(a, z)") if fused is None else (fused, "e(a(y), z), fused with the output activation")
@@ -37,18 +38,9 @@ def output_functions(activation, cost, n_out, functions, found=None):
     doc = (f"delta^L = e'(a, z) a'(y) / n_L = {sp.sstr(found.simplified)} (simplified by SymPy), "
            f"times scale = (1/beta) or -lr/beta (eq. 54, 87)")
     functions[delta] = elementwise_source(delta, expr, ("y", "a", "z", "scale"), doc)
-    return cost_name, delta
-
-
-def reads_output(activation, cost, found=None):
-    """Do the printed cost and output delta read a^L at all?  (Fused into y they may not: then training one
-    example at a time need not compute the output activation.)"""
-    if not activation.elementwise:
-        return True
-    found = found or output_delta(activation, cost)
-    term = _fused(cost.term, activation) or cost.term
-    delta = _delta_in_y(activation, cost, found)
-    return any(stable(f).rewritten.has(A) for f in (term, delta))
+    # fused into y, the printed cost and delta may not read a^L: then one example at a time skips a(y^L)
+    reads_a = any(stable(f).rewritten.has(A) for f in (term, expr))
+    return cost_name, delta, reads_a
 
 
 def _fused(expr, activation):
@@ -92,7 +84,7 @@ def _softmax_output_functions(activation, cost, functions):
     c, shift = _softmax_scale(activation), _softmax_shift(activation)
     U, S, C, E = sp.symbols("u S C E", positive=True)
     logS, logC = sp.Symbol("logS", real=True), sp.Symbol("logC", real=True)
-    if _singular_points(cost.term):  # log a, log(1 - a): in u, S, C
+    if cost.conditions:  # where the term is defined (log a, log(1 - a), ...): written in u, S, C
         term = sp.expand_log(cost.term.xreplace({A: sp.exp(U) / S}).subs(1 - sp.exp(U) / S, C / S), force=True)
         term = term.xreplace({sp.log(S): logS, sp.log(C): logC})
         back = term.xreplace({logS: sp.log(S), logC: sp.log(C)}).xreplace({U: sp.log(E)})  # E, S, C > 0
@@ -175,19 +167,3 @@ def _softmax_prelude(shift, log_s=False, log_c=False, q=True):
         lines += ["logC = numpy.log(C, out=numpy.zeros_like(C), where=C > 0)",
                   "numpy.put_along_axis(logC, top, logR, axis=0)"]
     return lines
-
-
-def _singular_points(expr):
-    """The outputs a where ``expr`` divides by zero or takes log(0) (polynomial factors only).
-
-    >>> from symbackprop.costs import get_cost
-    >>> sorted(_singular_points(get_cost("bce").term))
-    [0, 1]
-    """
-    suspects = [sp.denom(sp.together(expr))] + [g.args[0] for g in expr.atoms(sp.log)]
-    points = set()
-    for f in suspects:
-        for factor in sp.Mul.make_args(sp.factor(f)):
-            if factor.has(A) and factor.is_polynomial(A):
-                points |= {r for r in sp.solve(factor, A) if r.is_number}
-    return points

@@ -315,25 +315,20 @@ def _reference(derivation, params, X, Z, digits):
     (1/beta) Delta^l 1 -- the very objects the module was printed from.
     """
     from . import forms
-    from .evaluate import Dyadic, Evaluator, Fixed, fixed_bits
-    from .points import Point, error, forward
+    from .evaluate import Dyadic, Fixed, fixed_bits
+    from .points import Point, error
+    from .verify_numeric import PointChecks
 
-    network, L, beta = derivation.network, derivation.L, X.shape[1]
+    L, beta = derivation.L, X.shape[1]
     F = fixed_bits(digits)
     W = {l: Dyadic.from_float(np.asarray(params[f"W{l}"], dtype=float)) for l in range(1, L + 1)}
     b = {l: Dyadic.from_float(np.asarray(params[f"b{l}"], dtype=float)) for l in range(1, L + 1)}
     point = Point("emitted", W, b, Fixed.from_values(np.asarray(X, dtype=float).tolist(), F),
                   Fixed.from_values(np.asarray(Z, dtype=float).tolist(), F), F)
-    Ys, As = forward(network, point)
-    M = derivation.matrices.at(beta)
-    leaves = {M.Z: point.Z, M.A(0): As[0]}
-    for l in range(1, L + 1):
-        leaves.update({M.W(l): W[l], M.Y(l): Ys[l], M.A(l): As[l]})
-    ev = Evaluator(leaves, F, {forms.BETA: beta})
+    pc = PointChecks(derivation, point)  # the forward rule, then Delta^L ... Delta^1 from the forms
     grads = {}
     for l in range(L, 0, -1):
-        ev.bind(M.Delta(l), ev.value(derivation[l].delta_form.xreplace({forms.BETA: beta})))
         W_form, b_form = derivation[l].gradient_forms
-        dW, db = (ev.value(f.xreplace({forms.BETA: beta})).to_mpf() for f in (W_form, b_form))
+        dW, db = (pc.ev.value(f.xreplace({forms.BETA: beta})).to_mpf() for f in (W_form, b_form))
         grads[l] = (dW.tolist(), [row[0] for row in db.tolist()])
-    return error(network, As[L], point.Z, F), grads
+    return error(derivation.network, pc.As[L], point.Z, F), grads
