@@ -32,9 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 CHILD = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
-from symbackprop.spec import NetworkSpec
-from symbackprop.jacobians import derive
-from symbackprop.verify import verify
+from symbackprop.engine.spec import NetworkSpec
+from symbackprop.engine.jacobians import derive
+from symbackprop.verification.verify import verify
 layers, acts, loss, batch, mode = sys.argv[1:6]
 spec = NetworkSpec.from_options(layers, acts, loss, int(batch) or None)
 t1, c1 = time.perf_counter(), time.process_time()

@@ -4,7 +4,7 @@ Run:  python benchmarks/bench_latex.py  [--repeats 5]
 
 For each network it reports the median of ``repeats`` runs of
   derive + document   (the printer and the Jinja2 template, given the verification report),
-  verify              (symbackprop.verify.verify, which the CLI runs before writing),
+  verify              (symbackprop.verification.verify.verify, which the CLI runs before writing),
   pdflatex            (two runs, as ``--pdf`` does; skipped when pdflatex is missing),
 and the page count.  The issue's targets: the 784-128-64-10 document in under 5 s (general forms
 for the large layers) and the 3-4-2 network fully explicit in under 5 s.
@@ -17,11 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from symbackprop import latex
-from symbackprop.jacobians import derive
-from symbackprop.printing import DerivationPrinter
-from symbackprop.spec import NetworkSpec
-from symbackprop.verify import verify
+from symbackprop.latex import document as latex
+from symbackprop.engine.jacobians import derive
+from symbackprop.latex.printing import DerivationPrinter
+from symbackprop.engine.spec import NetworkSpec
+from symbackprop.verification.verify import verify
 
 NETWORKS = [
     ("3-4-2 sigmoid, mse (sec. 4.2, all explicit)", ("3,4,2", "sigmoid,sigmoid", "mse")),

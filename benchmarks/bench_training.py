@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from symbackprop.codegen import emit
-from symbackprop.spec import NetworkSpec
+from symbackprop.emission.codegen import emit
+from symbackprop.engine.spec import NetworkSpec
 
 SIZES = (784, 128, 64, 10)
 INTRO = """# Training speed of the emitted module

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 from bench_training import SIZES, data, emitted_epoch, floor_epoch
 
-from symbackprop.codegen import emit
-from symbackprop.spec import NetworkSpec
+from symbackprop.emission.codegen import emit
+from symbackprop.engine.spec import NetworkSpec
 
 F = {"dtype": np.float32, "order": "F"}
 

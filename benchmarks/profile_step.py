@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from symbackprop.codegen import emit
-from symbackprop.spec import NetworkSpec
+from symbackprop.emission.codegen import emit
+from symbackprop.engine.spec import NetworkSpec
 
 
 class TimedNumPy:

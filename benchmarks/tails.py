@@ -20,10 +20,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from symbackprop.codegen import emit
+from symbackprop.emission.codegen import emit
 from symbackprop.errors import SpecError
-from symbackprop.rewrites import REWRITES, SOFTMAX_REWRITES, stable
-from symbackprop.spec import NetworkSpec
+from symbackprop.engine.rewrites import REWRITES, SOFTMAX_REWRITES, stable
+from symbackprop.engine.spec import NetworkSpec
 
 YS = (-700, -100, -40, -20, -1e-3, 0, 20, 40, 100, 700)
 DPS = 800
@@ -146,7 +146,7 @@ formula can be exact in SymPy and wrong in float64: 1/(1 + e^{-y}) overflows bel
 to 1 is log(0); 1 - e^{-a} is 0 once a < 1e-17.  The module used to clip a into [tiny, 1 - eps] before a log,
 which kept the numbers finite and made them wrong (bce 708.4 where the truth is 40).
 
-`symbackprop/rewrites.py` holds every stable rewrite the emitter uses, as data: a name, what it is for, a
+`symbackprop/engine/rewrites.py` holds every stable rewrite the emitter uses, as data: a name, what it is for, a
 pattern and its replacement.  One rule (`stable(expr)`) applies them in order; each replacement it makes is
 proved equal to the subexpression it replaces by SymPy (on y > 0, y < 0 and y = 0 where kinks sit at 0) and
 refused otherwise (`tests/test_tails.py` plants wrong rewrites and sees them refused).  The rewrites marked

@@ -11,12 +11,12 @@ a1_1 - z1
 """
 __version__ = "0.1.0"
 
-from .jacobians import ColumnOfMatrices, Derivation, LayerDerivation, derive
-from .network import Network
-from .spec import NetworkSpec
-from .verify import VerificationReport
+from symbackprop.engine.jacobians import ColumnOfMatrices, Derivation, LayerDerivation, derive
+from symbackprop.engine.network import Network
+from symbackprop.engine.spec import NetworkSpec
+from symbackprop.verification.verify import VerificationReport
 
-# verify() is reached as Derivation.verify() or symbackprop.verify.verify: the name ``verify``
-# stays the module's, so ``import symbackprop.verify`` always means the module.
+# verify() is reached as Derivation.verify() or symbackprop.verification.verify.verify: the name ``verify``
+# stays the module's, so ``import symbackprop.verification.verify`` always means the module.
 __all__ = ["ColumnOfMatrices", "Derivation", "LayerDerivation", "Network", "NetworkSpec", "VerificationReport",
            "derive"]

@@ -29,8 +29,8 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__
-from .errors import SymbackpropError
+from symbackprop import __version__
+from symbackprop.errors import SymbackpropError
 
 #: Optional extras: the importable module -> the extra of symbackprop that installs it.
 EXTRAS = {"matplotlib": "plot", "tqdm": "progress"}
@@ -71,7 +71,7 @@ def add_spec_arguments(parser):
 
 def spec_from_args(args):
     """The NetworkSpec named by the arguments of :func:`add_spec_arguments`."""
-    from .spec import NetworkSpec
+    from symbackprop.engine.spec import NetworkSpec
 
     flags = [args.layers, args.activations, args.loss]
     if args.spec and any(flags):
@@ -95,12 +95,12 @@ def _network_given(args):
 
 # -- the commands -------------------------------------------------------------------------------------
 def _cmd_derive(args):
-    from .jacobians import derive
-    from .report import derivation_json, derivation_text
+    from symbackprop.engine.jacobians import derive
+    from symbackprop.text import derivation_json, derivation_text
 
     derivation = derive(spec_from_args(args))
     if args.latex or args.pdf:
-        from .latex import handle_derive_args
+        from symbackprop.latex.document import handle_derive_args
 
         return handle_derive_args(args, derivation)
     if args.json:
@@ -111,11 +111,11 @@ def _cmd_derive(args):
 
 
 def _cmd_verify(args):
-    from .jacobians import derive
-    from .verify import verify
+    from symbackprop.engine.jacobians import derive
+    from symbackprop.verification.verify import verify
 
     if args.emitted:  # the emitted module's own loss and gradients against the derivation; SPEC is optional
-        from .verify_emitted import verify_emitted
+        from symbackprop.verification.emitted import verify_emitted
 
         if args.method != "auto":
             raise SymbackpropError("--method applies to the derivation; --emitted always compares at --digits digits")
@@ -131,7 +131,7 @@ def _cmd_verify(args):
 
 
 def _cmd_prove(args):
-    from .proofs import prove_all, summary
+    from symbackprop.proofs import prove_all, summary
 
     try:
         depths = tuple(int(d) for d in args.depths.split(","))
@@ -147,8 +147,8 @@ def _cmd_prove(args):
 
 
 def _cmd_emit(args):
-    from .codegen import emit, emit_perceptron, write_atomic
-    from .errors import SpecError
+    from symbackprop.emission.codegen import emit, emit_perceptron, write_atomic
+    from symbackprop.errors import SpecError
 
     spec = spec_from_args(args)
     if args.perceptron_rule:
@@ -166,7 +166,7 @@ def _cmd_emit(args):
 
 
 def _cmd_verify_book(args):
-    from . import book
+    from symbackprop.book import audit as book
 
     if args.show:
         outcome = book.audit([args.show])[0]
@@ -183,7 +183,7 @@ def _cmd_verify_book(args):
 
 
 def _cmd_demo(args):
-    from .demo import run_demo
+    from symbackprop.demo.run import run_demo
 
     folder = Path(args.out)
     try:
@@ -204,7 +204,7 @@ def _pair(text):
 
 
 def _cmd_plot(args):
-    from . import plots
+    from symbackprop.demo import plots
 
     plots.require_matplotlib()
     kind = args.kind
@@ -224,7 +224,7 @@ def _cmd_plot(args):
             raise SymbackpropError(f"--lr must be positive, got {args.lr}")
         fig = plots.descent_figure(args.loss_surface, _pair(args.start), args.lr, args.steps or 20)
     else:
-        from .jacobians import derive
+        from symbackprop.engine.jacobians import derive
 
         fig = plots.sparsity_figure(derive(spec_from_args(args)) if _network_given(args) else None)
     path = plots.save(fig, args.output or f"{kind}.png", args.force)

@@ -1,11 +1,11 @@
-"""Tests for symbackprop.alternatives (book sec. 2.3): the xW form and the bias folded into W."""
+"""Tests for symbackprop.engine.alternatives (book sec. 2.3): the xW form and the bias folded into W."""
 import json
 
 import numpy as np
 import pytest
 import sympy as sp
 
-from symbackprop.alternatives import (
+from symbackprop.engine.alternatives import (
     all_alternatives,
     compare,
     folded_bias,
@@ -16,8 +16,8 @@ from symbackprop.alternatives import (
     xw_form_symbolic,
 )
 from symbackprop.errors import SizeError, SpecError
-from symbackprop.network import Network
-from symbackprop.spec import NetworkSpec
+from symbackprop.engine.network import Network
+from symbackprop.engine.spec import NetworkSpec
 
 
 @pytest.mark.parametrize("n_out, n_in", [(1, 1), (3, 2), (2, 5), (4, 4)])

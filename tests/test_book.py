@@ -1,4 +1,4 @@
-"""Tests of symbackprop.book / book_claims: every verdict pinned, every counterexample recomputed here.
+"""Tests of symbackprop.book.audit / book_claims: every verdict pinned, every counterexample recomputed here.
 
 The audit runs once per test session (module fixture); each assertion recomputes the number it pins
 independently (by hand-written NumPy or SymPy), so an engine change that flips a verdict is caught.
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symbackprop import book
+from symbackprop.book import audit as book
 from symbackprop.cli import main
 
 # Every claim's verdict.  A change here must be a deliberate change of the audit, argued in docs/errata.md.
@@ -172,7 +172,7 @@ def test_cli_errors(capsys, monkeypatch, tmp_path):
     def broken():
         raise ZeroDivisionError("boom")
     fake = [book.Claim("x.broken", "nowhere", "x", False, broken)]
-    monkeypatch.setattr("symbackprop.book_claims.CLAIMS", fake)
+    monkeypatch.setattr("symbackprop.book.claims.CLAIMS", fake)
     assert main(["verify-book"]) == 1  # a broken check is the only non-zero exit
     assert "broken" in capsys.readouterr().out
 

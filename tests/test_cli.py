@@ -106,7 +106,7 @@ def test_building_the_parser_imports_no_command_module():
 
 def test_a_broken_module_keeps_its_command_and_says_why(monkeypatch, capsys):
     # before, `emit` vanished from --help when codegen failed to import; now it is listed and fails in one line
-    monkeypatch.setitem(sys.modules, "symbackprop.codegen", None)
+    monkeypatch.setitem(sys.modules, "symbackprop.emission.codegen", None)
     with pytest.raises(SystemExit) as exit_info:
         main(["--help"])
     assert exit_info.value.code == 0 and "emit" in capsys.readouterr().out
@@ -126,7 +126,11 @@ def test_a_missing_extra_is_named_with_its_pip_line(monkeypatch, capsys, module,
 
 
 def test_parser_constants_match_the_modules_that_use_them():
-    from symbackprop import book, codegen, demo, plots, printing
+    from symbackprop.book import audit as book
+    from symbackprop.emission import codegen
+    from symbackprop.demo import run as demo
+    from symbackprop.demo import plots
+    from symbackprop.latex import printing
 
     assert cli.DTYPES == codegen.DTYPES
     assert cli.BOOK_FORMATS == tuple(book.FORMATS)

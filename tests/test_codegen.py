@@ -1,4 +1,4 @@
-"""The emitted NumPy module (symbackprop.codegen): its gradients are the engine's, and it is safe to run.
+"""The emitted NumPy module (symbackprop.emission.codegen): its gradients are the engine's, and it is safe to run.
 
 Identities checked:
 * emitted dE/dW^l, dE/db^l == the engine's per-layer formulas delta^l s^T, delta^l (eq. 54, 60, 65-66),
@@ -19,13 +19,13 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symbackprop.activations import Y, get_activation
+from symbackprop.engine.activations import Y, get_activation
 from symbackprop.cli import main as cli_main
-from symbackprop.codegen import emit, emit_perceptron, stable_form
+from symbackprop.emission.codegen import emit, emit_perceptron, stable_form
 from symbackprop.errors import SpecError, SymbackpropError
-from symbackprop.jacobians import derive
-from symbackprop.rewrites import proved_equal
-from symbackprop.spec import NetworkSpec
+from symbackprop.engine.jacobians import derive
+from symbackprop.engine.rewrites import proved_equal
+from symbackprop.engine.spec import NetworkSpec
 
 OUTPUT_ACTIVATIONS = ["identity", "sigmoid", "tanh", "relu", "leaky_relu(0.1)", "elu(0.5)", "softplus", "softmax",
                       "softmax(T=2)", "softsign"]

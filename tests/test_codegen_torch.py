@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from test_codegen import PAIRS, load, random_batch, random_spec, relative
 
-from symbackprop.codegen import emit
+from symbackprop.emission.codegen import emit
 
 torch = pytest.importorskip("torch")
 

@@ -12,14 +12,14 @@ import sys
 import numpy as np
 import pytest
 
-from symbackprop import demo as demo_module
-from symbackprop import images
-from symbackprop.book import claims
+from symbackprop.demo import run as demo_module
+from symbackprop.demo import images
+from symbackprop.book.audit import claims
 from symbackprop.cli import main
-from symbackprop.jacobians import derive
-from symbackprop.progress import TextBar, bar, no_half_written_files, track
-from symbackprop.resources import data_path
-from symbackprop.spec import NetworkSpec
+from symbackprop.engine.jacobians import derive
+from symbackprop.support.progress import TextBar, bar, no_half_written_files, track
+from symbackprop.support.resources import data_path
+from symbackprop.engine.spec import NetworkSpec
 
 X_GAME = np.array([1.0, 2.0, 3.0, 4.0])
 FACES = ("gross1", "gross2", "gross3", "gross4", "thin1", "thin2", "thin3", "thin4", "thin5")
@@ -214,7 +214,7 @@ def test_text_bar_redraws_on_a_terminal_and_prints_one_line_otherwise():
 
 
 def test_bar_uses_tqdm_on_a_terminal_only_when_installed(monkeypatch):
-    monkeypatch.setattr("symbackprop.progress.have_tqdm", lambda: False)
+    monkeypatch.setattr("symbackprop.support.progress.have_tqdm", lambda: False)
     assert isinstance(bar(3, "x", Terminal()), TextBar)
     assert isinstance(bar(3, "x", io.StringIO()), TextBar)
     tqdm = pytest.importorskip("tqdm")

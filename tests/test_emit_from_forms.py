@@ -1,7 +1,7 @@
-"""The emitted module's backward step is printed from the derivation's matrix forms (symbackprop.print_numpy).
+"""The emitted module's backward step is printed from the derivation's matrix forms (symbackprop.emission.print_numpy).
 
 Identities checked:
-* the module reads the forms: an error planted into Delta^l (symbackprop.forms.backward_form: a factor 3, or
+* the module reads the forms: an error planted into Delta^l (symbackprop.engine.forms.backward_form: a factor 3, or
   W instead of W^T at a square size) or into Delta^L (forms.output_delta_form times 3) changes the emitted
   gradients exactly as the planted formula predicts, in both training engines (mini-batch and one example
   at a time); a gradient form that is not (1/beta) times a product is refused, not printed;
@@ -17,11 +17,11 @@ import pytest
 import sympy as sp
 from test_codegen import load, random_batch, relative
 
-from symbackprop import forms
-from symbackprop.codegen import emit
+from symbackprop.engine import forms
+from symbackprop.emission.codegen import emit
 from symbackprop.errors import SymbackpropError
-from symbackprop.print_numpy import NumPyFormPrinter
-from symbackprop.spec import NetworkSpec
+from symbackprop.emission.print_numpy import NumPyFormPrinter
+from symbackprop.engine.spec import NetworkSpec
 
 SPEC = NetworkSpec.from_options("3,4,4,2", "tanh,tanh,sigmoid", "mse")  # W2 is 4 x 4: W2 and W2^T both fit
 
@@ -98,7 +98,7 @@ def test_a_factor_planted_into_the_output_delta_reaches_the_module(monkeypatch):
     # the derivation's output delta (which output_delta_form and the emitted output_delta both read), times 3
     from dataclasses import replace
 
-    from symbackprop.jacobians import Derivation
+    from symbackprop.engine.jacobians import Derivation
 
     true = Derivation.output_delta.func
     planted = property(lambda self: replace(true(self), simplified=3 * true(self).simplified))

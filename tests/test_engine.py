@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symbackprop.activations import KNOWN, Y, get_activation
-from symbackprop.costs import A, Z, get_cost
+from symbackprop.engine.activations import KNOWN, Y, get_activation
+from symbackprop.engine.costs import A, Z, get_cost
 from symbackprop.errors import SizeError, SpecError
-from symbackprop.jacobians import ColumnOfMatrices, derive
-from symbackprop.network import Network
-from symbackprop.simplify import output_delta
-from symbackprop.spec import NetworkSpec
+from symbackprop.engine.jacobians import ColumnOfMatrices, derive
+from symbackprop.engine.network import Network
+from symbackprop.engine.simplify import output_delta
+from symbackprop.engine.spec import NetworkSpec
 
 
 # -- activations: derivatives derived by SymPy, checked against hand values -----------------

@@ -1,4 +1,4 @@
-"""Tests of symbackprop.printing and symbackprop.latex: the derivation as a LaTeX document.
+"""Tests of symbackprop.latex.printing and symbackprop.latex.document: the derivation as a LaTeX document.
 
 The printed entries are checked against derivatives computed here independently (sp.diff of
 the composed error of one layer); the documents are compiled with pdflatex (skipped when it
@@ -14,13 +14,14 @@ from pathlib import Path
 import pytest
 import sympy as sp
 
-from symbackprop import files, latex
+from symbackprop.support import files
+from symbackprop.latex import document as latex
 from symbackprop.cli import build_parser, spec_from_args
 from symbackprop.errors import SymbackpropError
-from symbackprop.jacobians import derive
-from symbackprop.printing import EXPLICIT_MAX_LIMIT, DerivationPrinter, tex_width, tidy_signs
-from symbackprop.spec import NetworkSpec
-from symbackprop.verify import Check, VerificationReport, verify
+from symbackprop.engine.jacobians import derive
+from symbackprop.latex.printing import EXPLICIT_MAX_LIMIT, DerivationPrinter, tex_width, tidy_signs
+from symbackprop.engine.spec import NetworkSpec
+from symbackprop.verification.verify import Check, VerificationReport, verify
 
 HAVE_PDFLATEX = shutil.which("pdflatex") is not None and shutil.which("pdftotext") is not None
 needs_pdflatex = pytest.mark.skipif(not HAVE_PDFLATEX, reason="pdflatex/pdftotext not installed (.ci/install_latex.sh)")

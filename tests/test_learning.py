@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from test_codegen import load
 
-from symbackprop.codegen import emit, emit_perceptron
-from symbackprop.images import little_face
-from symbackprop.spec import NetworkSpec
+from symbackprop.emission.codegen import emit, emit_perceptron
+from symbackprop.demo.images import little_face
+from symbackprop.engine.spec import NetworkSpec
 
 
 def test_little_faces_held_out_faces_are_classified():

@@ -9,12 +9,12 @@ import dataclasses
 import pytest
 import sympy as sp
 
-from symbackprop import forms
-from symbackprop.activations import A, Y
-from symbackprop.jacobians import ColumnOfMatrices, derive
-from symbackprop.simplify import N
-from symbackprop.spec import NetworkSpec
-from symbackprop.verify import verify
+from symbackprop.engine import forms
+from symbackprop.engine.activations import A, Y
+from symbackprop.engine.jacobians import ColumnOfMatrices, derive
+from symbackprop.engine.simplify import N
+from symbackprop.engine.spec import NetworkSpec
+from symbackprop.verification.verify import verify
 
 # (sizes, activations, cost): small enough to prove exactly; above the exact threshold; the book's network
 SIZES = {
@@ -108,7 +108,9 @@ def gradient_without_s(size, monkeypatch):
 
 def sigmoid_stable_form_wrong(size, monkeypatch):
     """the printed sigmoid (1 + tanh(y))/2, its half-angle lost, with the prover fooled into accepting it."""
-    from symbackprop import codegen, rewrites, verify_formulas
+    from symbackprop.emission import codegen
+    from symbackprop.engine import rewrites
+    from symbackprop.verification import formulas as verify_formulas
 
     real = rewrites.stable
 

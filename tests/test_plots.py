@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symbackprop import plots
-from symbackprop.activations import Y
+from symbackprop.demo import plots
+from symbackprop.engine.activations import Y
 from symbackprop.cli import main
 from symbackprop.errors import SymbackpropError
-from symbackprop.jacobians import derive
-from symbackprop.spec import NetworkSpec
+from symbackprop.engine.jacobians import derive
+from symbackprop.engine.spec import NetworkSpec
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ import pytest
 
 from symbackprop.cli import main
 from symbackprop.errors import SpecError
-from symbackprop.spec import NetworkSpec
+from symbackprop.engine.spec import NetworkSpec
 
 ATTACKS = [
     "__import__('os').system('touch /tmp/pwned')",

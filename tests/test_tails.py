@@ -24,11 +24,11 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symbackprop.activations import Y
-from symbackprop.codegen import emit
+from symbackprop.engine.activations import Y
+from symbackprop.emission.codegen import emit
 from symbackprop.errors import SpecError
-from symbackprop.rewrites import REWRITES, Rewrite, plain, proved_equal, stable, w
-from symbackprop.spec import NetworkSpec
+from symbackprop.engine.rewrites import REWRITES, Rewrite, plain, proved_equal, stable, w
+from symbackprop.engine.spec import NetworkSpec
 
 YS = (-700, -300, -100, -40, -38, -20, -5, -1e-3, 0, 1e-3, 5, 20, 40, 100, 300, 700)
 DPS = 800  # 1 - sigmoid(700) = e^-700 and 1 - tanh(700) = 2 e^-1400 keep hundreds of digits at this precision

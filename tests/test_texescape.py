@@ -1,4 +1,4 @@
-"""One LaTeX escaper (symbackprop.texescape), used by every writer of LaTeX.
+"""One LaTeX escaper (symbackprop.latex.escape), used by every writer of LaTeX.
 
 The identity checked: for any text, the escaped string, read by TeX's own lexing rules, is plain
 characters only -- every special character is a control symbol or a command that prints it, so
@@ -12,12 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from symbackprop import book, latex, texescape
-from symbackprop.jacobians import derive
+from symbackprop.book import audit as book
+from symbackprop.latex import document as latex
+from symbackprop.latex import escape as texescape
+from symbackprop.engine.jacobians import derive
 from symbackprop.proofs import Proof
 from symbackprop.proofs import proof as proof_module
-from symbackprop.spec import NetworkSpec
-from symbackprop.texescape import tex_escape
+from symbackprop.engine.spec import NetworkSpec
+from symbackprop.latex.escape import tex_escape
 
 #: The characters TeX's default catcodes give a meaning (the TeXbook, ch. 7), written out by hand.
 SPECIALS = "\\{}$&#^_%~"
@@ -57,9 +59,9 @@ def test_every_writer_uses_the_one_escaper():
     # the LaTeX document, the book audit and the proofs call the same function object
     assert latex.tex_escape is book.tex_escape is proof_module.tex_escape is texescape.tex_escape
     # and no module of the package keeps a table of its own (a second table is how '~' was missed before)
-    package = Path(texescape.__file__).parent
+    package = Path(texescape.__file__).parent.parent
     holders = [p.name for p in package.rglob("*.py") if re.search(r'"&"\s*:\s*r?"\\\\?&"', p.read_text())]
-    assert holders == ["texescape.py"]
+    assert holders == ["escape.py"]
 
 
 def test_writers_escape_user_text():

@@ -4,13 +4,13 @@ import random
 import pytest
 import sympy as sp
 
-from symbackprop import verify as V
-from symbackprop.activations import KNOWN
-from symbackprop.costs import KNOWN as COSTS
+from symbackprop.verification import verify as V
+from symbackprop.engine.activations import KNOWN
+from symbackprop.engine.costs import KNOWN as COSTS
 from symbackprop.errors import SpecError, SymbackpropError
-from symbackprop.jacobians import derive
-from symbackprop.spec import NetworkSpec
-from symbackprop.zero import reduces_to_zero
+from symbackprop.engine.jacobians import derive
+from symbackprop.engine.spec import NetworkSpec
+from symbackprop.engine.zero import reduces_to_zero
 
 OUTPUTS = ["identity", "sigmoid", "tanh", "relu", "leaky_relu(0.1)", "elu(0.5)", "softplus", "softmax(T=2)", "step"]
 
@@ -59,9 +59,9 @@ def test_random_architectures_against_an_independent_numpy_backprop():
     # tanh/sigmoid/mse nets at the same point: delta^L = 2(a - z)/n a(1 - a), delta^l = (W^T delta) (1 - a^2)
     import numpy as np
 
-    from symbackprop.evaluate import fixed_bits
-    from symbackprop.points import make_point
-    from symbackprop.verify_numeric import PointChecks
+    from symbackprop.verification.evaluate import fixed_bits
+    from symbackprop.verification.points import make_point
+    from symbackprop.verification.numeric import PointChecks
 
     rng = random.Random(7)
     for trial in range(5):

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 from symbackprop.cli import main
-from symbackprop.codegen import emit
+from symbackprop.emission.codegen import emit
 from symbackprop.errors import SpecError, SymbackpropError
-from symbackprop.jacobians import derive
-from symbackprop.spec import NetworkSpec
-from symbackprop.verify_emitted import REGIMES, _reference, load_module, verify_emitted
+from symbackprop.engine.jacobians import derive
+from symbackprop.engine.spec import NetworkSpec
+from symbackprop.verification.emitted import REGIMES, _reference, load_module, verify_emitted
 
 SOFTSIGN = "softsign=y/(1+abs(y))"
 
@@ -222,8 +222,8 @@ def test_to_toml_refuses_a_parameter_without_an_exact_decimal():
     """T = 1/3 (possible through the Python API) has no finite decimal: to_toml says so instead of rounding."""
     from fractions import Fraction
 
-    from symbackprop.activations import get_activation
-    from symbackprop.costs import get_cost
+    from symbackprop.engine.activations import get_activation
+    from symbackprop.engine.costs import get_cost
 
     spec = NetworkSpec((2, 3), (get_activation("softmax", temperature=Fraction(1, 3)),), get_cost("cross_entropy"))
     with pytest.raises(SpecError, match="exact decimal"):
@@ -235,8 +235,8 @@ def test_a_module_whose_spec_no_file_holds_is_emitted_and_checked_with_the_spec_
     """T = 1/3: the module is emitted with SPEC_TOML = None, refused alone (no spec), and passes given its spec."""
     from fractions import Fraction
 
-    from symbackprop.activations import get_activation
-    from symbackprop.costs import get_cost
+    from symbackprop.engine.activations import get_activation
+    from symbackprop.engine.costs import get_cost
 
     spec = NetworkSpec((2, 3, 3), (get_activation("relu"), get_activation("softmax", temperature=Fraction(1, 3))),
                        get_cost("cross_entropy"))

@@ -1,4 +1,4 @@
-"""The one zero-decider, symbackprop.zero: it proves true identities and never a false one.
+"""The one zero-decider, symbackprop.engine.zero: it proves true identities and never a false one.
 
 Each identity below is checked independently of the decider: its difference is evaluated to 50 digits
 (sp.N, mpmath) at random points and must vanish (true identities) or not (false ones).  A
@@ -10,8 +10,8 @@ import signal
 import pytest
 import sympy as sp
 
-from symbackprop import zero
-from symbackprop.zero import OutOfTime, is_zero, time_limit
+from symbackprop.engine import zero
+from symbackprop.engine.zero import OutOfTime, is_zero, time_limit
 
 y = sp.Symbol("y", real=True)
 u, v = sp.symbols("u v", real=True)

@@ -1,6 +1,6 @@
 """The backprop identities proved with symbolic sizes, and for every depth by a proved induction step.
 
-Concrete-size verification (:mod:`symbackprop.verify`) checks one network.  Here
+Concrete-size verification (:mod:`symbackprop.verification.verify`) checks one network.  Here
 the sizes are SymPy symbols (n, m, p, n_l, n_{l+1}, n0..nL, all positive
 integers), vectors are ``IndexedBase`` objects and a layer is the book's eq. 6
 written with a ``Sum``:
@@ -29,7 +29,7 @@ The modules, in the order a proof uses them:
 >>> prove_recursion(transpose=False).proved
 False
 """
-from .calculus import (
+from symbackprop.proofs.calculus import (
     VectorFunction,
     VectorPartial,
     canonical_derivatives,
@@ -38,12 +38,12 @@ from .calculus import (
     prime,
     softmax_vector,
 )
-from .depth import ComposedNetwork, prove_depth
-from .induction import n_l, n_next, prove_recursion, prove_vector_chain_rule
-from .layers import prove_base_case, prove_batch, prove_layer_gradients, prove_softmax_jacobian
-from .proof import Proof, decide
-from .reduction import INDEX, Reduction, c, i, j, k, m, n, p, q, r, t
-from .theorem import prove_all, summary
+from symbackprop.proofs.depth import ComposedNetwork, prove_depth
+from symbackprop.proofs.induction import n_l, n_next, prove_recursion, prove_vector_chain_rule
+from symbackprop.proofs.layers import prove_base_case, prove_batch, prove_layer_gradients, prove_softmax_jacobian
+from symbackprop.proofs.proof import Proof, decide
+from symbackprop.proofs.reduction import INDEX, Reduction, c, i, j, k, m, n, p, q, r, t
+from symbackprop.proofs.theorem import prove_all, summary
 
 __all__ = [
     "INDEX", "ComposedNetwork", "Proof", "Reduction", "VectorFunction", "VectorPartial",

@@ -10,7 +10,7 @@ SymPy's own chain rule at sizes 1, 2, 3.
 """
 import sympy as sp
 
-from .reduction import INDEX, j
+from symbackprop.proofs.reduction import INDEX, j
 
 
 # -- canonical names for derivatives of generic functions ------------------------------------------------------

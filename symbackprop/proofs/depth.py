@@ -17,10 +17,10 @@ import time
 
 import sympy as sp
 
-from ..errors import SymbackpropError
-from .calculus import canonical_derivatives, cost_prime, prime
-from .proof import Proof, decide
-from .reduction import INDEX
+from symbackprop.errors import SymbackpropError
+from symbackprop.proofs.calculus import canonical_derivatives, cost_prime, prime
+from symbackprop.proofs.proof import Proof, decide
+from symbackprop.proofs.reduction import INDEX
 
 
 class ComposedNetwork:

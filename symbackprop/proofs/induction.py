@@ -29,8 +29,8 @@ import time
 
 import sympy as sp
 
-from ..errors import SymbackpropError
-from .calculus import (
+from symbackprop.errors import SymbackpropError
+from symbackprop.proofs.calculus import (
     VectorFunction,
     VectorPartial,
     canonical_derivatives,
@@ -39,8 +39,8 @@ from .calculus import (
     prime,
     softmax_vector,
 )
-from .proof import Proof, decide
-from .reduction import INDEX, i, k, q
+from symbackprop.proofs.proof import Proof, decide
+from symbackprop.proofs.reduction import INDEX, i, k, q
 
 n_l, n_next = sp.Symbol("n_l", **INDEX), sp.Symbol("n_{l+1}", **INDEX)
 

@@ -17,10 +17,10 @@ import time
 
 import sympy as sp
 
-from ..errors import SymbackpropError
-from .calculus import VectorFunction, canonical_derivatives, cost_prime, name_partials, prime, softmax_vector
-from .proof import Proof, decide
-from .reduction import INDEX, c, i, j, k, m, n, q, r, t
+from symbackprop.errors import SymbackpropError
+from symbackprop.proofs.calculus import VectorFunction, canonical_derivatives, cost_prime, name_partials, prime, softmax_vector
+from symbackprop.proofs.proof import Proof, decide
+from symbackprop.proofs.reduction import INDEX, c, i, j, k, m, n, q, r, t
 
 
 # -- (1) one layer under any E ----------------------------------------------------------------------------------

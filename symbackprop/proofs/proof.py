@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from ..texescape import tex_escape
-from .reduction import Reduction
+from symbackprop.latex.escape import tex_escape
+from symbackprop.proofs.reduction import Reduction
 
 
 @dataclass

@@ -17,9 +17,9 @@ undefined functions. Depth 1 checked directly on the composed error. Every depth
 the base case at layer L and the induction step, proved once for a generic layer l (element-wise or softmax) under
 an undefined E_above(y^{l+1}); the layer gradients hold for any E(y^l).
 """
-from .depth import prove_depth
-from .induction import prove_recursion, prove_vector_chain_rule
-from .layers import prove_base_case, prove_batch, prove_layer_gradients, prove_softmax_jacobian
+from symbackprop.proofs.depth import prove_depth
+from symbackprop.proofs.induction import prove_recursion, prove_vector_chain_rule
+from symbackprop.proofs.layers import prove_base_case, prove_batch, prove_layer_gradients, prove_softmax_jacobian
 
 #: the statements the induction over depth rests on (name prefixes of their proofs)
 INDUCTION = ("layer gradients", "base case", "induction step", "chain rule through a vector")
