@@ -19,7 +19,8 @@ from symbackprop.latex import document as latex
 from symbackprop.cli import build_parser, spec_from_args
 from symbackprop.errors import SymbackpropError
 from symbackprop.engine.jacobians import derive
-from symbackprop.latex.printing import EXPLICIT_MAX_LIMIT, DerivationPrinter, tex_width, tidy_signs
+from symbackprop.latex.notation import tex_width, tidy_signs
+from symbackprop.latex.printing import EXPLICIT_MAX_LIMIT, DerivationPrinter
 from symbackprop.engine.spec import NetworkSpec
 from symbackprop.verification.verify import Check, VerificationReport, verify
 

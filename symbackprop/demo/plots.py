@@ -167,7 +167,7 @@ def shortest_derivative(activation):
     >>> shortest_derivative(get_activation("sigmoid"))
     a*(1 - a)
     """
-    from symbackprop.latex.printing import tidy_signs
+    from symbackprop.latex.notation import tidy_signs
 
     act = _activation(activation)
     in_a = act.derivative_in_a

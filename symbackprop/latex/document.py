@@ -24,11 +24,12 @@ from pathlib import Path
 
 import sympy as sp
 
-from symbackprop.support import files
 from symbackprop.errors import SymbackpropError
-from symbackprop.latex.printing import A_, B_, D_, EXPLICIT_MAX_LIMIT, S_, W_, Y_, DerivationPrinter, _sym
-from symbackprop.support.resources import jinja_env
 from symbackprop.latex.escape import tex_escape
+from symbackprop.latex.notation import A_, B_, D_, S_, W_, Y_, display_symbol
+from symbackprop.latex.printing import EXPLICIT_MAX_LIMIT, DerivationPrinter
+from symbackprop.support import files
+from symbackprop.support.resources import jinja_env
 
 #: Book equation numbers for each step of a layer ("cf. eq. N of When Equations Learn").
 BOOK_EQUATIONS = {
@@ -91,7 +92,7 @@ def _context(derivation, report, printer):
 def _forms(derivation):
     """Each layer's Delta^l and gradient forms as LaTeX: the objects the code prints and verification evaluates."""
     from symbackprop.latex.forms import form_latex
-    from symbackprop.latex.printing import tex_width
+    from symbackprop.latex.notation import tex_width
 
     rows = []
     for layer in reversed(list(derivation)):
@@ -124,7 +125,7 @@ def _composed(L):
 def _cost(derivation, printer):
     cost, n = derivation.network.cost, derivation.network.sizes[-1]
     L = derivation.L
-    a_i, z_i = _sym(f"a{L}_i"), _sym("z_i")
+    a_i, z_i = display_symbol(f"a{L}_i"), display_symbol("z_i")
     from symbackprop.engine.symbols import A, Z
 
     term = cost.term.xreplace({A: a_i, Z: z_i})

@@ -21,7 +21,6 @@ at most ``explicit_max`` wide **and** its estimated width and height fit a page
 >>> layer_latex(d[1]).startswith('$$')
 True
 """
-import re
 from dataclasses import dataclass, field
 
 import sympy as sp
@@ -32,69 +31,22 @@ from symbackprop.engine.simplify import tidy
 from symbackprop.engine.symbols import A as _A
 from symbackprop.engine.symbols import Y as _Y
 from symbackprop.engine.symbols import Z as _Z
+from symbackprop.latex.notation import (
+    A_,
+    B_,
+    D_,
+    LINE_EM,
+    PAGE_LINES,
+    S_,
+    W_,
+    Y_,
+    display_symbol,
+    tex_width,
+    tidy_signs,
+)
 
-#: Usable width of a display line and height of a display, in ems / lines of the document's 11pt body.
-LINE_EM = 36.0
-PAGE_LINES = 40.0
 #: The largest --explicit-max that can be typeset: a 10 x 10 matrix of short entries fills a line.
 EXPLICIT_MAX_LIMIT = 10
-
-
-# -- how wide is a formula? --------------------------------------------------------------------
-_TOKEN = re.compile(r"\\[A-Za-z]+|\\.|[{}^_]|[^\s]")
-_FREE = {r"\mathbf", r"\boldsymbol", r"\operatorname", r"\mathrm", r"\text", r"\displaystyle", r"\left",
-         r"\right", r"\bigl", r"\bigr", r"\Bigl", r"\Bigr", r"\limits"}
-_SPACE = {r"\,": 0.17, r"\:": 0.22, r"\;": 0.28, r"\quad": 1.0, r"\qquad": 2.0, r"\ ": 0.3, "\\\\": 0.0}
-
-
-def tex_width(tex):
-    r"""A rough width, in ems, of a one-line LaTeX math string (fractions count their wider part).
-
-    >>> tex_width(r"\frac{a - z}{n}") < tex_width(r"a - z + n")
-    True
-    """
-    tokens = _TOKEN.findall(tex)
-    width, _ = _group_width(tokens, 0)
-    return width
-
-
-def _group_width(tokens, i):
-    width = 0.0
-    while i < len(tokens):
-        t = tokens[i]
-        if t == "}":
-            return width, i + 1
-        w, i = _atom_width(tokens, i)
-        width += w
-    return width, i
-
-
-def _atom_width(tokens, i):
-    t = tokens[i]
-    if t == "{":
-        return _group_width(tokens, i + 1)
-    if t in ("^", "_"):
-        w, i = _atom_width(tokens, i + 1)
-        return 0.7 * w, i
-    if t in (r"\frac", r"\dfrac", r"\tfrac"):
-        num, i = _atom_width(tokens, i + 1)
-        den, i = _atom_width(tokens, i)
-        return max(num, den) + 0.3, i
-    if t in (r"\begin", r"\end"):  # skip the environment name
-        _, i = _atom_width(tokens, i + 1)
-        return 0.0, i
-    if t in _FREE:
-        return 0.0, i + 1
-    if t in _SPACE:
-        return _SPACE[t], i + 1
-    if t.startswith("\\"):
-        return (1.6 if t in (r"\sum", r"\log", r"\exp", r"\tanh", r"\cdots") else 0.9), i + 1
-    if t in "+-=<>":
-        return 1.3, i + 1
-    if t in "()[]|,.;&":
-        return 0.4, i + 1
-    return 0.55, i + 1
-
 
 @dataclass
 class Piece:
@@ -167,12 +119,12 @@ class DerivationPrinter:
         return rf"a(y) = {self.doprint(act.formula)}"
 
     def _print_Cost(self, cost):
-        term = self.doprint(cost.term.xreplace({_A: _sym("a_i"), _Z: _sym("z_i")}))
+        term = self.doprint(cost.term.xreplace({_A: display_symbol("a_i"), _Z: display_symbol("z_i")}))
         return rf"E = \frac{{1}}{{n}} \sum_{{i=1}}^{{n}} e(a_{{i}}, z_{{i}}), \qquad e(a_i, z_i) = {term}"
 
     def _print_OutputDelta(self, found):
         r"""delta^L_i as first assembled and as simplified (symbolic n outputs)."""
-        names = {_sym("a_i"): "a_{i}", _sym("z_i"): "z_{i}"}
+        names = {display_symbol("a_i"): "a_{i}", display_symbol("z_i"): "z_{i}"}
         naive, simple = (self._indexed(e) for e in (found.naive, found.simplified))
         lhs = r"\delta^{L}_{j}" if "j" in self._print_Basic(simple, names) else r"\delta^{L}_{i}"
         text = rf"{lhs} &= {self._print_Basic(naive, names)}"
@@ -183,7 +135,7 @@ class DerivationPrinter:
     @staticmethod
     def _indexed(expr):
         """a, z (element-wise pair) -> a_i, z_i; softmax's IndexedBase entries print as a_{j} already."""
-        return expr.xreplace({_A: _sym("a_i"), _Z: _sym("z_i"), _Y: _sym("y_i")})
+        return expr.xreplace({_A: display_symbol("a_i"), _Z: display_symbol("z_i"), _Y: display_symbol("y_i")})
 
     # -- the derivation of a layer, step by step ---------------------------------------------
     def layer_pieces(self, layer):
@@ -227,7 +179,7 @@ class DerivationPrinter:
             k = "" if T == 1 else f"/{self.doprint(T)}"
             return (rf"{A_(l)} &= \operatorname{{softmax}}({Y_(l)}), \qquad a^{{{l}}}_{{i}} = "
                     rf"\frac{{e^{{y^{{{l}}}_{{i}}{k}}}}}{{\sum_{{k=1}}^{{{layer.n}}} e^{{y^{{{l}}}_{{k}}{k}}}}}")
-        formula = self.doprint(act.formula.xreplace({_Y: _sym(f"y{l}_i")}))
+        formula = self.doprint(act.formula.xreplace({_Y: display_symbol(f"y{l}_i")}))
         return rf"{A_(l)} &= a({Y_(l)}), \qquad a^{{{l}}}_{{i}} = {formula}"
 
     def dE_da(self, layer):
@@ -240,7 +192,7 @@ class DerivationPrinter:
                 return Piece(head + self.doprint(row))
             if self.fits(self.matrix_size(row.T), (1.0, 0)):
                 return Piece(head + self.doprint(row.T) + r"^{\top}")
-        general = layer.network.cost.derivative.xreplace({_A: _sym(f"a{L}_i"), _Z: _sym("z_i")}) / n
+        general = layer.network.cost.derivative.xreplace({_A: display_symbol(f"a{L}_i"), _Z: display_symbol("z_i")}) / n
         tex = (head + rf"\begin{{bmatrix}} \dfrac{{\partial E}}{{\partial a^{{{L}}}_{{1}}}} & \cdots & "
                rf"\dfrac{{\partial E}}{{\partial a^{{{L}}}_{{{n}}}}} \end{{bmatrix}}, \qquad "
                rf"\frac{{\partial E}}{{\partial a^{{{L}}}_{{i}}}} = {self.doprint(general)}")
@@ -260,7 +212,7 @@ class DerivationPrinter:
                    rf"\qquad a'(y^{{{l}}}_{{i}}) = {d}")
         else:
             entry, (a, i, j) = act.jacobian_entry
-            e = self.doprint(entry.xreplace({a[i]: _sym(f"a{l}_i"), a[j]: _sym(f"a{l}_j")}))
+            e = self.doprint(entry.xreplace({a[i]: display_symbol(f"a{l}_i"), a[j]: display_symbol(f"a{l}_j")}))
             tex = head + rf"\Bigl[\frac{{\partial a^{{{l}}}_{{i}}}}{{\partial y^{{{l}}}_{{j}}}}\Bigr]_{{i,j=1}}^{{{n}}}, \qquad " \
                 rf"\frac{{\partial a^{{{l}}}_{{i}}}}{{\partial y^{{{l}}}_{{j}}}} = {e}"
         return Piece(tex, False, self._why(n))
@@ -268,9 +220,9 @@ class DerivationPrinter:
     def _derivative_entry(self, layer):
         """a'(y^l_i) as SymPy derived it, and through a^l_i when the activation allows (e.g. a(1 - a))."""
         l, act = layer.l, layer.activation
-        text = self.doprint(act.derivative.xreplace({_Y: _sym(f"y{l}_i")}))
+        text = self.doprint(act.derivative.xreplace({_Y: display_symbol(f"y{l}_i")}))
         if act.derivative_in_a is not None and act.derivative_in_a != act.derivative:
-            text += " = " + self.doprint(act.derivative_in_a.xreplace({_A: _sym(f"a{l}_i")}))
+            text += " = " + self.doprint(act.derivative_in_a.xreplace({_A: display_symbol(f"a{l}_i")}))
         return text
 
     def _jacobian_in_a(self, layer):
@@ -362,7 +314,7 @@ class DerivationPrinter:
         L, n = layer.l, layer.n
         found = layer.derivation.output_delta
         expr = found.simplified.xreplace({_N: n})
-        expr = expr.xreplace({_A: _sym(f"a{L}_i"), _Z: _sym("z_i"), _Y: _sym(f"y{L}_i")})
+        expr = expr.xreplace({_A: display_symbol(f"a{L}_i"), _Z: display_symbol("z_i"), _Y: display_symbol(f"y{L}_i")})
         text = self.doprint(expr)
         return text.replace("{a}_{j}", f"a^{{{L}}}_{{i}}").replace("{z}_{j}", "z_{i}").replace(
             "{a}_{i}", f"a^{{{L}}}_{{k}}").replace("{z}_{i}", "z_{k}").replace("i=1", "k=1")
@@ -401,71 +353,6 @@ class DerivationPrinter:
         if tall:
             return "general form: the explicit column of matrices is taller than a page"
         return "general form: the explicit matrix is wider than the page"
-
-
-def _leads_negative(expr):
-    return sp.latex(expr).lstrip().startswith("-")
-
-
-def tidy_signs(expr):
-    """Write factors as an author would: -a (a - 1) -> a (1 - a), a (z - a)... (value unchanged).
-
-    >>> a, z = sp.symbols("a z")
-    >>> tidy_signs(-a * (a - 1))
-    a*(1 - a)
-    >>> sp.simplify(tidy_signs(a * (z - a) * (a - 1)) - a * (z - a) * (a - 1))
-    0
-    """
-    if not isinstance(expr, sp.Expr) or expr.is_Atom or isinstance(expr, (sp.Piecewise, sp.Sum, sp.Indexed)):
-        return expr
-    expr = expr.func(*[tidy_signs(arg) for arg in expr.args])
-    if not isinstance(expr, sp.Mul):
-        return expr
-    coeff, factors = expr.as_coeff_mul()
-    factors = list(factors)
-    for k, f in enumerate(factors):
-        if isinstance(f, sp.Add) and _leads_negative(f):
-            factors[k], coeff = -f, -coeff
-    if coeff < 0:
-        for k, f in enumerate(factors):
-            if isinstance(f, sp.Add) and not _leads_negative(-f):
-                factors[k], coeff = -f, -coeff
-                break
-    if coeff == 1:
-        return sp.Mul(*factors, evaluate=False) if len(factors) > 1 else factors[0]
-    return sp.Mul(coeff, *factors, evaluate=False)
-
-
-def _sym(name):
-    """A display symbol: y1_i -> y^{1}_{i}, a_i -> a_{i} (via latex_name's rules, with index letters)."""
-    m = re.fullmatch(r"([a-z]+)(\d*)_([a-z])", name)
-    base, l, i = m.groups()
-    return sp.Symbol(f"{base}^{{{l}}}_{{{i}}}" if l else f"{base}_{{{i}}}", real=True)
-
-
-def W_(l):
-    return rf"\mathbf{{W}}^{{{l}}}"
-
-
-def B_(l):
-    return rf"\mathbf{{b}}^{{{l}}}"
-
-
-def Y_(l):
-    return rf"\mathbf{{y}}^{{{l}}}"
-
-
-def A_(l):
-    return rf"\mathbf{{a}}^{{{l}}}"
-
-
-def D_(l):
-    return rf"\boldsymbol{{\delta}}^{{{l}}}"
-
-
-def S_(l):
-    """s^{l-1}, the signal entering layer l: x for l = 1, else a^{l-1}."""
-    return r"\mathbf{x}" if l == 1 else A_(l - 1)
 
 
 def layer_latex(layer_derivation, explicit_max=4):
