@@ -98,64 +98,16 @@ def bias_gradient_chain():
                          lambda forms: (jac == sp.eye(2), [shown.text()]))
 
 
-def _numeric_error(forms, shift):
-    """E at the forms' point with the parameters moved by ``shift`` (dict symbol -> float)."""
-    point = {k: (v + sp.Float(shift.get(k, 0), DIGITS)) for k, v in forms.point.items()}
-    return float(forms.E.xreplace(point).evalf(DIGITS))
-
-
-@claim("eq20_23.update", "eq. 20-23, sec. 3.6",
-       r"$W_{t+1}=W_t+\Delta W_t$, $\Delta W_t=-\eta\frac{\partial E}{\partial W}$ (and the same for $b$); with a "
-       r"plus sign the error grows", reconstructed=True, equations=(20, 21, 22, 23),
-       passage="mistakenly used a positive sign instead of a negative one, you may have noticed that the error made "
-               "by the Perceptron actually only increases instead of decreasing!")
-def update_rule_descends():
-    forms = network_forms(*ONE_LAYER)
-    net, eta = forms.net, 0.1
-    gW, gb = forms.form(1, "direct", "W"), forms.form(1, "direct", "b")
-    step = {w: float(g) for w, g in zip(net.W(1), gW.flatten())}
-    step.update({b: float(g) for b, g in zip(net.b(1), gb.flatten())})
-    before = _numeric_error(forms, {})
-    down = _numeric_error(forms, {k: -eta * v for k, v in step.items()})
-    up = _numeric_error(forms, {k: eta * v for k, v in step.items()})
-    return expect(down < before < up, "with eta = 0.1 the minus-sign step lowers E and the plus-sign step raises it",
-                  [f"dE/dW has the shape of W: {gW.shape}"],
-                  compared=[Comparison("E after one step (3-2 sigmoid, MSE, 30 digits)",
-                                       rf"E(W-\eta\nabla)={down:.6f}<E(W)={before:.6f}", rf"E(W+\eta\nabla)={up:.6f}",
-                                       "the composed E evaluated at the moved parameters")],
-                  values={"before": before, "down": down, "up": up})
-
-
-@claim("sec3.6.smallest_variation", "sec. 3.6 and appendix D", r"$\frac{\partial E}{\partial W}$ points in the "
-       r"direction of the greatest rate of change of $E$; its negative ``in the direction of the smallest variation''",
-       passage="will point in the direction of the smallest variation.")
-def negative_gradient_direction():
-    import numpy as np
-
-    g = np.array([2.0, 3.0])  # grad f of f = u^2 + 3v at (1, 0)
-    angles = np.linspace(0, 2 * np.pi, 721)
-    rates = np.cos(angles) * g[0] + np.sin(angles) * g[1]
-    smallest_abs = float(np.abs(rates).min())
-    return finding(CONDITIONAL, "$-\\nabla E$ is the direction of the most negative rate of change (steepest "
-                   "descent); the smallest variation in size, 0, is across the gradient",
-                   [(f"f = u^2 + 3v at (1, 0): rates over 720 unit directions range from {rates.min():.4f} = "
-                    f"-|grad f| (along -grad f) to {rates.max():.4f}; the smallest |rate| is {smallest_abs:.4f}, "
-                    f"perpendicular to grad f")],
-                   condition="\u201csmallest variation\u201d read as the most negative rate of change (the steepest "
-                             "decrease); a step along it lowers $E$ only for $\\eta$ small enough",
-                   correct=r"$-\frac{\partial E}{\partial W}$ points where $E$ decreases fastest",
-                   values={"min_rate": float(rates.min()), "max_rate": float(rates.max()),
-                           "smallest_abs_rate": smallest_abs})
-
-
 # -- table of sec. 3.5: activation derivatives, row by row, as printed ------------------------
 ACTIVATION_ROWS = (
     ("table3.5.sigmoid", "sigmoid", ("exp(-y)/(1+exp(-y))^2", "a*(1-a)"),
-     r"$\frac{e^{-y_i}}{(1+e^{-y_i})^2}$ or $a_i(1-a_i)$", ""),
-    ("table3.5.tanh", "tanh", ("1 - tanh(y)^2", "1 - a^2"), r"$1-\tanh^2y_i$ or $1-a_i^2$", ""),
+     r"$\frac{e^{-y_i}}{(1+e^{-y_i})^2}$ or $a_i(1-a_i)$", "",
+     r"\(\begin{aligned} &\frac{e^{-y_i}}{(1+e^{-y_i})^2}\\ &\text{or}\\ &a_i(1-a_i) \end{aligned}\)"),
+    ("table3.5.tanh", "tanh", ("1 - tanh(y)^2", "1 - a^2"), r"$1-\tanh^2y_i$ or $1-a_i^2$", "",
+     r"\(\begin{aligned} &1-tanh^2 y_i\\ &\text{or}\\ &1-a_i^2 \end{aligned}\)"),
     ("table3.5.relu", "relu", ("max(0, 1)",), r"$\max\{0,1\}$",
      (r"$\frac{da_i}{dy_i}=\begin{cases}1&y_i>0\\0&y_i<0\end{cases}=\max\{0,\operatorname{sign}y_i\}$ "
-      r"(undefined at 0; 0 by convention)")),
+      r"(undefined at 0; 0 by convention)"), r"\(\max\{0,1\}\)"),
 )
 
 
@@ -168,7 +120,7 @@ def _activation_row(name, printed, correct):
             same = equal_everywhere(form, act.derivative, Y)
             compared.append(Comparison(f"printed {text}", latex(form), latex(act.derivative),
                                        f"{'equal' if same else 'different'}: is_zero of the difference, or "
-                                       f"equal at 6 sample points; right side sp.diff of {latex(act.formula)}"))
+                                       f"equal at 6 sample points; right side sp.diff of ${latex(act.formula)}$"))
             if not same and bad is None:
                 for v in (-1, -2, sp.Rational(1, 2)):
                     if not is_zero(form.subs(Y, v) - act.derivative.subs(Y, v)):
@@ -185,14 +137,16 @@ def _activation_row(name, printed, correct):
     return derivative_row_matches
 
 
-for _id, _name, _printed, _latex, _correct in ACTIVATION_ROWS:
+for _id, _name, _printed, _latex, _correct, _cell in ACTIVATION_ROWS:
     PART.add(_id, f"sec. 3.5, activation table, row {_name}", rf"$\frac{{da_i}}{{dy_i}}$ = {_latex}",
-             _activation_row(_name, _printed, _correct), passage="Derivative \\(\\left(\\frac{d a_i}{d y_i}\\right)\\)")
+             _activation_row(_name, _printed, _correct), passage=_cell)
 
 
 @claim("table3.5.softmax", "sec. 3.5, activation table, row softmax",
        r"$\frac{da_i}{dy_i}=\frac{e^{y_i}}{\sum_j e^{y_j}}\left(1-\frac{e^{y_i}}{\sum_j e^{y_j}}\right)$ or "
-       r"$a_i(1-a_i)$, as the derivative of softmax", passage="&a_i(1-a_i) \\end{aligned}\\) |\nReLU |")
+       r"$a_i(1-a_i)$, as the derivative of softmax", passage=r"\(\begin{aligned} &\frac{e^{y_i}}{\sum_{j=1}^{n}e^{y_j}} \left( 1- \frac{e^{y_i}}"
+                                                          r"{\sum_{j=1}^{n}e^{y_j}} \right )\\ &\text{or}\\ "
+                                                          r"&a_i(1-a_i) \end{aligned}\)")
 def softmax_derivative_row():
     entry, (_a, i, j) = get_activation("softmax").jacobian_entry
     diagonal = sp.factor(entry.subs(j, i))
@@ -207,7 +161,7 @@ def softmax_derivative_row():
          "diagonal alone gives $-z_j(1-a_j)/n$")],
         compared=[Comparison("the engine's softmax Jacobian (IndexedBase, KroneckerDelta)",
                              r"\frac{\partial a_i}{\partial y_j}=" + latex(entry), r"a_i(1-a_i)\ \text{at } j=i",
-                             f"at j = i it factors as {latex(diagonal)}; n = 2 explicit: the diagonal matches: "
+                             f"at j = i it factors as ${latex(diagonal)}$; n = 2 explicit: the diagonal matches: "
                              f"{same_diag}; off the diagonal ${latex(sp.simplify(exact[0, 1]))}\\neq0$")],
         condition="read as the diagonal entry (the column header says $\\frac{da_i}{dy_i}$); $\\frac{\\partial a}"
                   "{\\partial y}$ is not diagonal, so the row cannot fill the diagonal matrix of sec. 3.3",
@@ -284,6 +238,64 @@ def _cost_row(name, term_text, derivative_text, correct, counterexample):
     return derivative_row_matches
 
 
+#: The cell of each row the claim quotes (the printed derivative; for MAE, its E).
+COST_CELLS = {
+    "table3.5.mse": r"\( -\frac{2(z_i-a_i)}{n}\)",
+    "table3.5.mae": r"\( E=\frac{1}{n}\sum_{i=1}^n \begin{vmatrix}a_i-z_i\end{vmatrix}\)",
+    "table3.5.cross_entropy": r"\( -\frac{z_i}{na_i}\)",
+    "table3.5.bce": r"\(\frac{a_i-z_i}{a_i(1-a_i)}\)",
+}
 for _id, _name, _term, _deriv, _latex, _correct, _counter in COST_ROWS:
     PART.add(_id, f"sec. 3.5, cost table, row {_name}", _latex, _cost_row(_name, _term, _deriv, _correct, _counter),
-             passage="Derivative \\(\\left(\\frac{d E}{d a_i}\\right)\\)")
+             passage=COST_CELLS[_id])
+
+
+# -- sec. 3.6: the update ---------------------------------------------------------------------
+def _numeric_error(forms, shift):
+    """E at the forms' point with the parameters moved by ``shift`` (dict symbol -> float)."""
+    point = {k: (v + sp.Float(shift.get(k, 0), DIGITS)) for k, v in forms.point.items()}
+    return float(forms.E.xreplace(point).evalf(DIGITS))
+
+
+@claim("eq20_23.update", "eq. 20-23, sec. 3.6",
+       r"$W_{t+1}=W_t+\Delta W_t$, $\Delta W_t=-\eta\frac{\partial E}{\partial W}$ (and the same for $b$); with a "
+       r"plus sign the error grows", reconstructed=True, equations=(20, 21, 22, 23),
+       passage="mistakenly used a positive sign instead of a negative one, you may have noticed that the error made "
+               "by the Perceptron actually only increases instead of decreasing!")
+def update_rule_descends():
+    forms = network_forms(*ONE_LAYER)
+    net, eta = forms.net, 0.1
+    gW, gb = forms.form(1, "direct", "W"), forms.form(1, "direct", "b")
+    step = {w: float(g) for w, g in zip(net.W(1), gW.flatten())}
+    step.update({b: float(g) for b, g in zip(net.b(1), gb.flatten())})
+    before = _numeric_error(forms, {})
+    down = _numeric_error(forms, {k: -eta * v for k, v in step.items()})
+    up = _numeric_error(forms, {k: eta * v for k, v in step.items()})
+    return expect(down < before < up, "with eta = 0.1 the minus-sign step lowers E and the plus-sign step raises it",
+                  [f"dE/dW has the shape of W: {gW.shape}"],
+                  compared=[Comparison("E after one step (3-2 sigmoid, MSE, 30 digits)",
+                                       rf"E(W-\eta\nabla)={down:.6f}<E(W)={before:.6f}", rf"E(W+\eta\nabla)={up:.6f}",
+                                       "the composed E evaluated at the moved parameters")],
+                  values={"before": before, "down": down, "up": up})
+
+
+@claim("sec3.6.smallest_variation", "sec. 3.6 and appendix D", r"$\frac{\partial E}{\partial W}$ points in the "
+       r"direction of the greatest rate of change of $E$; its negative ``in the direction of the smallest variation''",
+       passage="will point in the direction of the smallest variation.")
+def negative_gradient_direction():
+    import numpy as np
+
+    g = np.array([2.0, 3.0])  # grad f of f = u^2 + 3v at (1, 0)
+    angles = np.linspace(0, 2 * np.pi, 721)
+    rates = np.cos(angles) * g[0] + np.sin(angles) * g[1]
+    smallest_abs = float(np.abs(rates).min())
+    return finding(CONDITIONAL, "$-\\nabla E$ is the direction of the most negative rate of change (steepest "
+                   "descent); the smallest variation in size, 0, is across the gradient",
+                   [(f"f = u^2 + 3v at (1, 0): rates over 720 unit directions range from {rates.min():.4f} = "
+                    f"-|grad f| (along -grad f) to {rates.max():.4f}; the smallest |rate| is {smallest_abs:.4f}, "
+                    f"perpendicular to grad f")],
+                   condition="\u201csmallest variation\u201d read as the most negative rate of change (the steepest "
+                             "decrease); a step along it lowers $E$ only for $\\eta$ small enough",
+                   correct=r"$-\frac{\partial E}{\partial W}$ points where $E$ decreases fastest",
+                   values={"min_rate": float(rates.min()), "max_rate": float(rates.max()),
+                           "smallest_abs_rate": smallest_abs})

@@ -115,7 +115,8 @@ def annotation_one_is_the_dot_product():
 
 
 @claim("ch3.listing.annotation2", "sec. 3.7, annotation (2)", r"$P=\frac{1}{1+e^{-(w_1x_1,\dots,w_{400}x_{400}+b)}}$",
-       passage="\\frac{1}{1+e^{-(w_{1}x_1,\\dots , w_{400}x_{400} +b)}}")
+       passage=r"We return the sigmoid activation function \( P=a(y)=\frac{1}{1+e^{-y}}="
+               r"\frac{1}{1+e^{-(W\cdot x+b)}}=\frac{1}{1+e^{-(w_{1}x_1,\dots , w_{400}x_{400} +b)}}\).")
 def annotation_two_exponent():
     return finding(FAILS, "the exponent lists the products with commas; it is their sum",
                    ["annotation (1) of the same listing writes the sum $w_1x_1+\\dots+w_{400}x_{400}+b$"],

@@ -200,7 +200,7 @@ def general_chain_rule():
                          "the long chain equals the derivative of the composed E for every layer")
 
 
-@claim("sec4.5.repeated_work", "sec. 4.5, after eq. 51 (eq. 52)",
+@claim("sec4.5.repeated_work", "sec. 4.5, after eq. 51",
        r"computing $\frac{\partial E}{\partial W^{l+1}}$ and $\frac{\partial E}{\partial W^l}$ by eq. 50 computes "
        r"``the first $L-(l+1)+1=L-l$ rates of change'' twice", reconstructed=True, equations=(52,),
        passage="we would have calculated all the first \\( L-(l+1)+1=L-l\\) rates of change from 50 twice!")
