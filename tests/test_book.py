@@ -249,34 +249,38 @@ RECOMPUTE = {
     "ch3.text.sum_bounds": lambda f: f.values["counts"][:2] == [int(v.sum()) for v in
                                                                 _faces(["gross1", "gross2"]).values()],
     "ch3.text.sum_index": lambda f: f.values["terms"] == 401 != _faces(["gross1"])["gross1"].size,
-    "sec4.2.W_1_subscript": lambda f: f.values["shape_by_row"] == (2, 3),
+    "sec4.2.W_1_subscript": lambda f: f.values["shape_by_row"] == _jacobian_shape(3, 2, by="row"),
     "sec4.2.pattern_count": lambda f: f.values["weight_matrices"] == {L: L - 1 for L in (2, 3, 4)},
     "eq46_48.dimensions": lambda f: [f.values["shapes"][l][0] for l in (1, 2, 3)] == [(3, 2), (2, 3), (2, 2)],
     "sec4.5.repeated_work": lambda f: (f.values["arithmetic"] and
                                        f.values["shared_factors"] == {l: 2 * (4 - l) for l in (1, 2, 3)}),
     "sec4.7.dimensions": lambda f: f.values["hidden"][-1] == (3, 4) and f.values["last"][-1] == (2, 3),
-    "sec4.7.unitary": lambda f: f.values["row_shapes"] == [(1, 3)] * 3,
+    "sec4.7.unitary": lambda f: f.values["row_shapes"] == [_jacobian_shape(2, 3, by="bias", i=i) for i in range(3)],
     "eq74_78.updates": lambda f: _torch_update_check(f.values),
     "eq75_76.all_layers": lambda f: f.values["layers"] == list(range(2, 4)),
     "ch4.listing.cost_derivative": lambda f: np.allclose(f.values["ratios"], 10 / 2, rtol=1e-5),
     "ch4.listing.backprop": lambda f: np.allclose(f.values["ratios"], 1, rtol=1e-5),
     "ch5.listing.gradient_scale": lambda f: (np.allclose(f.values["ratios64"], 10 * 64 / 2, rtol=1e-4) and
                                              np.allclose(f.values["ratios32"], 10 * 32 / 2, rtol=1e-4)),
-    "ch5.listing.kernel_shape": lambda f: f.values["kernel"] == (784, 128) == tuple(reversed(f.values["book_W"])),
-    "sec5.1.B_superscript": lambda f: f.values["shapes"] == [(2, 2), (1, 2)],
+    # the listing: 784 inputs, Dense(128) first; a kernel is inputs x units, the book's W^1 units x inputs
+    "ch5.listing.kernel_shape": lambda f: f.values["kernel"] == (784, 128) and f.values["book_W"] == (128, 784),
+    "sec5.1.B_superscript": lambda f: f.values["shapes"] == [(n, 2) for n in (2, 1)],  # 2-2-1 network, beta = 2
     "sec5.1.output_columns": lambda f: f.values["linearity_equals_output"] == (float(_sigmoid(0.0)) == 0.0),
     "eq89_92.batch_update": lambda f: f.values["max_difference"] < 1e-12,
     "appA.definition": lambda f: f.values["worst"] < 1e-12,
-    "appA.scalar_norm": lambda f: (f.values["N(ax)"], f.values["abs_a_N(x)"], f.values["N(a)N(x)"]) == (6, 6, 12),
+    "appA.scalar_norm": lambda f: ((f.values["N(ax)"], f.values["abs_a_N(x)"], f.values["N(a)N(x)"])
+                                   == (2 * abs(3 * 1), abs(3) * 2 * abs(1), 2 * abs(3) * 2 * abs(1))),
     "appC.gradient_row": lambda f: f.values["shape"] == sp.Matrix([_y ** 2 * sp.Symbol("w") + sp.Symbol("v")]).jacobian(
         [_y, sp.Symbol("w"), sp.Symbol("v")]).shape,
-    "appC.jacobian": lambda f: f.values["shape"] == (2, 3),
+    "appC.jacobian": lambda f: f.values["shape"] == sp.Matrix([_y ** 2, _y * sp.Symbol("w")]).jacobian(
+        [_y, sp.Symbol("w"), sp.Symbol("v")]).shape,
     "appD.inner_product": lambda f: (abs(f.values["max"] - 5) < 1e-3
                                      and abs(f.values["angle"] - float(mpmath.atan2(4, 3))) < 0.01),
     "appD.steepest": lambda f: abs(f.values["norm"] - float(mpmath.sqrt(13))) < 1e-12,
     "appD.scalar_direction": lambda f: sp.sympify(f.values["largest_rate"]) == sp.sqrt(2 ** 2 + 3 ** 2),
     "appD.sum_of_partials": lambda f: f.values["sum"] == 0 and sp.sympify(f.values["magnitude"]) == sp.sqrt(2),
-    "appD.saddle": lambda f: f.values["gradient_at_minimum"] == [0, 0],
+    "appD.saddle": lambda f: f.values["gradient_at_minimum"] == [int(sp.diff(_y ** 2 + _x ** 2, s).subs({_y: 0, _x: 0}))
+                                                                 for s in (_y, _x)],
     "appF.telescoping": lambda f: f.values["max_difference"] < 1e-12,
     "appF.integral": lambda f: (f.values["0.01"] < f.values["0.1"] / 10
                                 and abs(f.values["0.1"] - _flow_gap(0.1)) < 1e-12),
@@ -293,7 +297,14 @@ RECOMPUTE = {
     "preface.frameworks": lambda f: f.values["torch_is_python_package"] == (
         __import__("importlib").util.find_spec("torch") is not None),
 }
-_y = sp.Symbol("y", real=True)
+_y, _x = sp.symbols("y x", real=True)
+
+
+def _jacobian_shape(m, n, by, i=0):
+    """The shape of dy/dW_1 (by the first row of W) or of dy_i/db, for y = W x + b with W n x m, by SymPy."""
+    W, x, b = sp.Matrix(n, m, sp.symbols(f"w:{n * m}")), sp.Matrix(sp.symbols(f"x:{m}")), sp.Matrix(sp.symbols(f"b:{n}"))
+    y = W * x + b
+    return y.jacobian(list(W.row(0))).shape if by == "row" else sp.Matrix([y[i]]).jacobian(list(b)).shape
 
 
 def _sym_softmax(n):
