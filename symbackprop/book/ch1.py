@@ -73,8 +73,9 @@ def first_listing_prints():
     x, w0, w1 = np.array(X_GAME), np.array(W_START), np.array(W_LEARNED)
     printed = (f"{np.dot(x, w0):.2f}", f"{np.dot(x, w1):.2f}", bool(np.isclose(np.dot(x, w1), 3.14)))
     return expect(printed == ("4.80", "3.14", True), "the listing prints 4.80 and 3.14 and reaches its success line",
-                  [f"np.dot(x, w_inicial) = {np.dot(x, w0)!r} prints {printed[0]}",
-                   f"np.dot(x, w_final) = {np.dot(x, w1)!r} prints {printed[1]}; np.isclose(., 3.14) = {printed[2]}"],
+                  [f"np.dot(x, w_inicial) = {float(np.dot(x, w0))!r} prints {printed[0]}",
+                   (f"np.dot(x, w_final) = {float(np.dot(x, w1))!r} prints {printed[1]}; "
+                   f"np.isclose(., 3.14) = {printed[2]}")],
                   values={"initial": float(np.dot(x, w0)), "final": float(np.dot(x, w1))})
 
 

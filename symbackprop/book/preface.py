@@ -96,7 +96,7 @@ def references_by_title_resolve():
        "good programming language like TensorFlow or PyTorch")
 def frameworks_are_libraries():
     spec = importlib.util.find_spec("torch")
-    where = spec.origin if spec is not None else "(torch not installed)"
+    where = "/".join(spec.origin.split("/")[-2:]) if spec is not None else "(torch not installed)"
     return finding(FAILS, "TensorFlow and PyTorch are libraries (frameworks) used from Python, not programming "
                    "languages", [f"PyTorch is imported by Python as a package: {where}"],
                    correct="a good framework such as TensorFlow or PyTorch (libraries used from Python); "
