@@ -226,7 +226,7 @@ def show(claim_id, outcome=None):
     """One claim in full: the statement, the passage of the book, the verdict, what was compared, the evidence.
 
     >>> print(show("ch1.game.final").splitlines()[0])
-    ch1.game.final  (ch. 1, the little game; eq. (2))
+    ch1.game.final  (ch. 1, the little game, eq. (2))
     """
     outcome = outcome or audit([claim_id])[0]
     c, f = outcome.claim, outcome.finding
