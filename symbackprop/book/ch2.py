@@ -4,7 +4,7 @@ activation table, and training (sec. 2.5).
 """
 import sympy as sp
 
-from symbackprop.book.model import FAILS, HOLDS, Comparison, Part, expect, finding
+from symbackprop.book.model import CONDITIONAL, FAILS, HOLDS, Comparison, Part, expect, finding
 from symbackprop.book.shared import equal_everywhere, is_norm_of_difference, latex, layer, network_forms
 from symbackprop.engine import alternatives
 from symbackprop.engine.activations import get_activation
@@ -76,6 +76,23 @@ def linearity_three_forms():
     ok = is_zero(y - explicit) and is_zero(rows - explicit)
     return expect(ok, "the three forms of the linearity agree entry by entry", compared=[
         Comparison("$y_1$ of a 3-input, 2-neuron layer", latex(y[0]), latex(explicit[0]), "difference is_zero")])
+
+
+@claim("eq6.linearity_term", "sec. 2.2, after eq. 6", r"$y=Wx+b$ is ``the perceptron's linearity''",
+       equations=(6,), passage="Any of the expressions in (6) are sometimes simply called the perceptron\u2019s "
+                               "linearity.")
+def linearity_is_affine():
+    _net, W, b, x = layer(2, 1)
+    u, v = sp.Matrix(sp.symbols("u1:3", real=True)), sp.Matrix(sp.symbols("v1:3", real=True))
+    def y(s):
+        return (W * s + b).xreplace(dict(zip(x, s)))
+    additivity = sp.expand(y(u + v) - y(u) - y(v))
+    return finding(CONDITIONAL, r"$x\mapsto Wx+b$ is affine: it is linear only when $b=0$", [
+        f"one neuron, 2 inputs: $y(u+v)-y(u)-y(v)={latex(additivity[0])}$"],
+        condition="\u201clinearity\u201d in the sense of machine learning (a \u201clinear layer\u201d), for an "
+                  "affine map: linear in the augmented $[W\\,\\vert\\,b]\\,[x;1]$ of eq. 8-10",
+        correct="$y=Wx+b$ is an affine map (a linear map plus a constant); with $b\\ne0$, $y(0)=b\\ne0$",
+        values={"additivity_defect": str(additivity[0])})
 
 
 @claim("eq7.xW_form", "eq. 7, sec. 2.3",

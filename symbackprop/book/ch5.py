@@ -68,20 +68,6 @@ def batch_columns_are_single_examples():
                                        "difference is_zero, every column and layer")])
 
 
-@claim("sec5.1.B_superscript", "sec. 5.1, after eq. 79", r"``$B^1=\cdots=B^k=\cdots=B^{\beta}$'': the identical "
-       r"columns of the bias matrix", passage="i.e., \\( B^1=\\cdots=B^k=\\cdots=B^{\\beta}\\)")
-def bias_columns_clash_with_layers():
-    net, beta = network_forms(*BATCH).net, 2
-    B1, B2 = net.B(1, beta), net.B(2, beta)
-    return finding(FAILS, "the superscript of $B$ is the layer number ($B^1$ is the bias matrix of layer 1, eq. 80; "
-                   "$B^l$ in eq. 83), so $B^1=\\dots=B^\\beta$ reads as an equality of the bias matrices of layers "
-                   "1 to $\\beta$", [(f"in a 2-2-1 network $B^1$ is {B1.shape} and $B^2$ is {B2.shape}: they cannot be "
-                                     "equal")],
-                   correct=r"the columns of $B^1$ are identical: $B^1_{:,1}=\cdots=B^1_{:,\beta}=b^1$",
-                   counterexample=f"2-2-1 network, beta = 2: B^1 = ${latex(B1)}$ and B^2 = ${latex(B2)}$",
-                   reading="$B^k$ read as the k-th column of $B^1$", values={"shapes": [B1.shape, B2.shape]})
-
-
 @claim("sec5.1.output_columns", "sec. 5.1, after eq. 82", r"``the network's output is also a matrix of $\beta$ "
        r"vectors $Y^j$ - one response for each input $X^j$''", passage="the network\u2019s output is also a matrix of "
                                                                        "\\( \\beta\\) vectors \\( Y^j\\)")
