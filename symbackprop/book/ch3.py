@@ -91,11 +91,13 @@ def error_reaches_b_through_y():
        r"\frac{\partial y}{\partial b}$ with $\frac{\partial y}{\partial b}=I$", reconstructed=True, equations=(19,),
        passage="Based on the calculations we\u2019ve already done in the previous section, we can very simply write:")
 def bias_gradient_chain():
-    net = network_forms(*ONE_LAYER).net
+    fs = network_forms(*ONE_LAYER)
+    net = fs.net
     jac = (net.W(1) * net.x + net.b(1)).jacobian(list(net.b(1)))
-    shown = Comparison("$\\frac{\\partial y}{\\partial b}$", latex(jac), "I_2", "sp.jacobian")
+    shown = Comparison("$\\frac{\\partial y}{\\partial b}$", latex(jac) + r"\ \text{(sp.jacobian)}",
+                       latex(fs.d[1].dy_db) + r"\ \text{(the engine's dy\_db)}", "entry by entry")
     return forms_finding(ONE_LAYER, (1,), ("b",), (("direct", "chain"),), "dy/db = I and the chain gives dE/db",
-                         lambda forms: (jac == sp.eye(2), [shown.text()]))
+                         lambda forms: (jac == fs.d[1].dy_db == sp.eye(2), [shown.text()]))
 
 
 # -- table of sec. 3.5: activation derivatives, row by row, as printed ------------------------

@@ -96,8 +96,10 @@ def layer_one_weight_chain():
         net = forms.net
         J = (net.W(2) * net.a_local(1) + net.b(2)).jacobian(list(net.a_local(1)))
         col = forms.d[1].dy_dW
-        ok = J == net.W(2) and J.shape == (2, 2) and len(col) == 2 and col[0].shape == (2, 3)
-        return ok, [Comparison("$\\frac{\\partial y^2}{\\partial a^1}$ (sp.jacobian)", latex(J), "W^2",
+        engine = forms.d[2].dy_ds  # the engine's dy^2/da^1 (eq. 41)
+        ok = J == engine == net.W(2) and J.shape == (2, 2) and len(col) == 2 and col[0].shape == (2, 3)
+        return ok, [Comparison("$\\frac{\\partial y^2}{\\partial a^1}$ (sp.jacobian)", latex(J),
+                               r"W^2\ \text{(the engine's LayerDerivation.dy\_ds)}",
                                f"entry by entry; shape {J.shape} (p x n)").text(),
                     f"$\\frac{{\\partial y^1}}{{\\partial W^1}}$: {len(col)} entries of shape {col[0].shape} (n x m)"]
     return forms_finding(TWO_LAYER, (1,), ("W",), (("direct", "chain"),), "the five-factor chain gives dE/dW^1", shapes)
