@@ -1,72 +1,37 @@
-"""Is the book right?  An audit of "When Equations Learn", claim by claim.
+"""Is the book right?  The runner of the audit of "When Equations Learn", and its reports.
 
-Each :class:`Claim` names where it is in the book (equation number, table row,
-section, listing line), states it in LaTeX as the book states it (the displayed
-equations were lost in the text extraction, so many are *reconstructed* from
-the prose around their numbers, and the claim says so), and carries a check
-that uses the engine: SymPy (through :mod:`symbackprop.engine.activations`,
-:mod:`~symbackprop.engine.costs`, :mod:`~symbackprop.engine.jacobians`,
-:mod:`~symbackprop.engine.simplify`) for equations and tables, NumPy for listings and
-printed numbers.  A check returns a :class:`Finding`:
+The claims are data (:mod:`symbackprop.book.claims`, one module per part of the book; the model is
+:mod:`symbackprop.book.model`).  :func:`audit` runs their checks and returns one :class:`Outcome` each; a check
+that raises is reported as ``broken`` (a bug of the audit, never a verdict on the book).  The reports:
 
-* ``holds``;
-* ``fails``, with the correct statement and a counterexample a reader can check by hand;
-* ``conditional``: holds only under the stated condition.
+* :func:`text_report`: the table, one line per claim;
+* :func:`markdown_report`: errata first (every ``fails`` and ``conditional`` claim with its correction), then the
+  table, then every claim with its passage, the formulas compared and the evidence;
+* :func:`json_report`, :func:`tex_report` (a standalone LaTeX document), and :func:`show` for one claim.
 
-The claims themselves live in :mod:`symbackprop.book.claims` (data plus one
-check each).  ``symbackprop verify-book`` runs them all.
+Texts of the claims are "LaTeX text": math inside ``$...$``, and outside it only ``\\texttt{...}`` and
+````...''`` quotes; :func:`to_markdown` and :func:`to_tex` turn them into each format.
 
 >>> outcome = audit(only=["ch1.game.initial"])[0]
 >>> outcome.finding.verdict, outcome.claim.location
 ('holds', 'ch. 1, the little game')
 >>> audit(only=["table3.5.relu"])[0].finding.verdict
 'fails'
+>>> to_markdown(r"$[W\\,\\vert\\,b]$ and \\texttt{a\\_b}", table=True)
+'$`[W\\\\,\\\\vert\\\\,b]`$ and `a_b`'
+>>> to_markdown("$|P_i - z_i|$", table=True)
+'$`\\\\|P_i - z_i\\\\|`$'
 """
 import json
+import re
 import time
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from symbackprop.support import files
+from symbackprop.book.model import BROKEN, CONDITIONAL, FAILS, HOLDS, VERDICTS, Claim, Finding
 from symbackprop.errors import SymbackpropError
 from symbackprop.latex.escape import tex_escape
-
-HOLDS, FAILS, CONDITIONAL = "holds", "fails", "conditional"
-VERDICTS = (HOLDS, FAILS, CONDITIONAL)
-BROKEN = "broken"  # the check itself raised: a bug in the audit, not a verdict on the book
-
-
-@dataclass(frozen=True)
-class Finding:
-    """What a check found: the verdict, one line, and the evidence a reader can recompute."""
-
-    verdict: str
-    summary: str
-    evidence: tuple = ()
-    correct: str = ""  # the correct statement (LaTeX text), when the claim fails or needs a condition
-    counterexample: str = ""  # numbers a reader can check by hand
-    condition: str = ""  # when the claim holds only under a condition
-    ambiguity: str = ""  # how the claim was read when the printed text admits more than one reading
-
-    def __post_init__(self):
-        if self.verdict not in VERDICTS:
-            raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
-        if self.verdict == FAILS and not (self.correct and self.counterexample):
-            raise ValueError("a failing claim needs the correct statement and a counterexample")
-        if self.verdict == CONDITIONAL and not self.condition:
-            raise ValueError("a conditional claim needs its condition")
-
-
-@dataclass(frozen=True)
-class Claim:
-    """One checkable statement of the book (or of the tutorial)."""
-
-    id: str
-    location: str
-    statement_latex: str  # LaTeX text (math inside $...$), as the book states it
-    reconstructed: bool  # True when the display was lost and the statement is rebuilt from the prose
-    check: Callable[[], Finding]
+from symbackprop.support import files
 
 
 @dataclass
@@ -84,14 +49,17 @@ class Outcome:
 
     def to_dict(self):
         c, f = self.claim, self.finding
-        out = {"id": c.id, "location": c.location, "statement": c.statement_latex,
-               "reconstructed": c.reconstructed, "verdict": self.verdict, "seconds": round(self.seconds, 4)}
-        if f is not None:
-            out.update(summary=f.summary, evidence=list(f.evidence), correct=f.correct,
-                       counterexample=f.counterexample, condition=f.condition, ambiguity=f.ambiguity)
-        else:
-            out["error"] = self.error
-        return out
+        out = {"id": c.id, "chapter": c.chapter, "equations": list(c.equations), "location": c.location,
+               "statement": c.statement_latex, "passage": c.passage, "source": c.source,
+               "reconstructed": c.reconstructed, "check": c.check.__name__, "verdict": self.verdict,
+               "seconds": round(self.seconds, 4)}
+        if f is None:
+            return out | {"error": self.error}
+        return out | {"summary": f.summary, "evidence": list(f.evidence),
+                      "compared": [{"what": k.what, "left": k.left, "right": k.right, "how": k.how}
+                                   for k in f.compared],
+                      "values": f.values, "correct": f.correct, "counterexample": f.counterexample,
+                      "condition": f.condition, "reading": f.reading}
 
 
 def claims():
@@ -123,7 +91,6 @@ def audit(only=None):
     return outcomes
 
 
-# -- reports ------------------------------------------------------------------------------
 def _counts(outcomes):
     counts = {v: 0 for v in (*VERDICTS, BROKEN)}
     for o in outcomes:
@@ -131,6 +98,117 @@ def _counts(outcomes):
     return counts
 
 
+def _totals(outcomes, timed=True):
+    c = _counts(outcomes)
+    text = f"{len(outcomes)} claims: {c[HOLDS]} hold, {c[FAILS]} fail, {c[CONDITIONAL]} hold only under a condition"
+    if c[BROKEN]:
+        text += f", {c[BROKEN]} checks BROKE"
+    return text + (f"  ({sum(o.seconds for o in outcomes):.1f} s)" if timed else "")
+
+
+def _equations(claim):
+    eqs = claim.equations
+    if not eqs:
+        return ""
+    runs, start = [], eqs[0]
+    for prev, cur in zip(eqs, (*eqs[1:], None)):
+        if cur != prev + 1 if cur is not None else True:
+            runs.append(f"({start})" if start == prev else f"({start})-({prev})")
+            start = cur
+    return ", ".join(runs)
+
+
+# -- the text formats ------------------------------------------------------------------------------------
+_MATH = re.compile(r"(\$[^$]+\$)")
+_TEXTTT = re.compile(r"\\texttt\{((?:[^{}]|\{[^{}]*\})*)\}")
+
+
+def _untex(code):
+    """The content of a \\texttt{...} as the characters it prints."""
+    for tex, plain in ((r"\_", "_"), (r"\#", "#"), (r"\%", "%"), (r"\&", "&"), (r"\$", "$"),
+                       (r"\textasciicircum{}", "^"), (r"\{", "{"), (r"\}", "}")):
+        code = code.replace(tex, plain)
+    return code
+
+
+def to_markdown(text, table=False):
+    """LaTeX text as Markdown: math as GitHub's $`...`$ (a code span: Markdown never touches it), \\texttt as
+    code spans, ``quotes'' as typographic quotes; in a table cell every ``|`` is escaped (``\\|``), never replaced."""
+    out = []
+    for part in _MATH.split(str(text)):
+        if part.startswith("$") and part.endswith("$") and len(part) > 1:
+            piece = "$`" + part[1:-1].strip() + "`$"
+        else:
+            pieces, last = [], 0
+            for m in _TEXTTT.finditer(part):
+                pieces.append(_plain_markdown(part[last:m.start()]))
+                pieces.append("`" + _untex(m.group(1)) + "`")
+                last = m.end()
+            pieces.append(_plain_markdown(part[last:]))
+            piece = "".join(pieces)
+        out.append(piece.replace("|", r"\|") if table else piece)
+    return "".join(out).replace("\n", " " if table else "\n")
+
+
+def _plain_markdown(text):
+    text = text.replace("``", "\u201c").replace("''", "\u201d").replace(r"\dots", "\u2026").replace("--", "\u2013")
+    return re.sub(r"([*_<>\[\]\\])", r"\\\1", text)
+
+
+_TEX_UNICODE = {"\u201c": "``", "\u201d": "''", "\u2019": "'", "\u2018": "`", "\u2248": r"$\approx$",
+                "\u2013": "--", "\u2014": "---", "\u2026": r"\dots{}", "\u2192": r"$\to$", "\u2264": r"$\le$",
+                "\u03c0": r"$\pi$", "\u2202": r"$\partial$"}
+
+
+def to_tex(text):
+    """LaTeX text for the .tex report: math and \\texttt{...} and ````quotes'' kept, every other character
+    escaped (:func:`symbackprop.latex.escape.tex_escape`), typographic characters written in ASCII TeX."""
+    out = []
+    for part in _MATH.split(str(text)):
+        if part.startswith("$") and part.endswith("$") and len(part) > 1:
+            out.append(part)
+            continue
+        last = 0
+        for m in _TEXTTT.finditer(part):
+            out.append(_tex_plain(part[last:m.start()]) + m.group(0))
+            last = m.end()
+        out.append(_tex_plain(part[last:]))
+    return "".join(out)
+
+
+def _tex_plain(text):
+    """Plain text for LaTeX; the quotes ``...'' and \\dots of LaTeX text are kept."""
+    pieces = re.split(r"(``|''|\\dots)", text)
+    return "".join(q if q in ("``", "''", r"\dots") else "".join(_TEX_UNICODE.get(ch, tex_escape(ch)) for ch in q)
+                   for q in pieces)
+
+
+def _passage_tex(passage):
+    """A passage of the book (its math as \\( ... \\)) for LaTeX: the math kept, the text escaped."""
+    parts = re.split(r"(\\\(.*?\\\))", passage, flags=re.DOTALL)
+    return "".join(p if p.startswith(r"\(") else _tex_plain(p) for p in parts)
+
+
+def _passage_markdown(passage):
+    parts = re.split(r"\\\((.*?)\\\)", passage, flags=re.DOTALL)
+    return "".join(f"$`{p.strip()}`$" if k % 2 else _plain_markdown(p) for k, p in enumerate(parts))
+
+
+def _line(o):
+    return _sentence(o.finding.summary) if o.finding else o.error.strip().splitlines()[-1]
+
+
+def _sentence(text):
+    """A summary as a sentence: its first letter a capital (math and code are left as they are)."""
+    return text[:1].upper() + text[1:] if text[:1].isalpha() else text
+
+
+def _where(c):
+    """Where a claim is, with its equation numbers unless the location already names them."""
+    return c.location if not c.equations or "eq." in c.location else f"{c.location}, eq. {_equations(c)}"
+
+
+# -- reports ----------------------------------------------------------------------------------------------
 def text_report(outcomes):
     """The table: id, location, verdict, one line."""
     wid = max([len(o.claim.id) for o in outcomes] + [2])
@@ -138,93 +216,115 @@ def text_report(outcomes):
     lines = [f"{'id':<{wid}}  {'location':<{wloc}}  {'verdict':<11}  finding", "-" * (wid + wloc + 40)]
     for o in outcomes:
         loc = o.claim.location if len(o.claim.location) <= wloc else o.claim.location[: wloc - 1] + "~"
-        line = o.finding.summary if o.finding else o.error.strip().splitlines()[-1]
-        lines.append(f"{o.claim.id:<{wid}}  {loc:<{wloc}}  {o.verdict:<11}  {line}")
+        lines.append(f"{o.claim.id:<{wid}}  {loc:<{wloc}}  {o.verdict:<11}  {_line(o)}")
     lines.append("-" * (wid + wloc + 40))
     lines.append(_totals(outcomes))
     return "\n".join(lines) + "\n"
 
 
-def _totals(outcomes):
-    c = _counts(outcomes)
-    seconds = sum(o.seconds for o in outcomes)
-    text = f"{len(outcomes)} claims: {c[HOLDS]} hold, {c[FAILS]} fail, {c[CONDITIONAL]} hold only under a condition"
-    if c[BROKEN]:
-        text += f", {c[BROKEN]} checks BROKE"
-    return text + f"  ({seconds:.1f} s)"
-
-
 def show(claim_id, outcome=None):
-    """One claim in full: the statement, the check's source, the evidence.
+    """One claim in full: the statement, the passage of the book, the verdict, what was compared, the evidence.
 
-    >>> print(show("ch1.game.final").splitlines()[5])
-    verdict: holds
+    >>> print(show("ch1.game.final").splitlines()[0])
+    ch1.game.final  (ch. 1, the little game, eq. (2))
     """
-    import inspect
-
     outcome = outcome or audit([claim_id])[0]
     c, f = outcome.claim, outcome.finding
-    out = [f"{c.id}  ({c.location})", "", "claim" + (" (reconstructed from the prose):" if c.reconstructed else ":"),
-           f"  {c.statement_latex}", "", f"verdict: {outcome.verdict}"]
+    out = [f"{c.id}  ({_where(c)})", "", "claim" + (" (reconstructed from the prose):" if c.reconstructed else ":"),
+           f"  {c.statement_latex}", "", f"passage of the {c.source}:", f"  \u201c{c.passage}\u201d", "",
+           f"verdict: {outcome.verdict}"]
     if f is None:
-        out += ["", "the check broke:", outcome.error]
-    else:
-        out.append(f"  {f.summary}")
-        for label, value in (("condition", f.condition), ("correct statement", f.correct),
-                             ("counterexample", f.counterexample), ("reading", f.ambiguity)):
-            if value:
-                out.append(f"{label}: {value}")
+        return "\n".join(out + ["", "the check broke:", outcome.error]) + "\n"
+    out.append(f"  {f.summary}")
+    for label, value in (("condition", f.condition), ("correct statement", f.correct),
+                         ("counterexample", f.counterexample), ("would hold if read as", f.reading)):
+        if value:
+            out.append(f"{label}: {value}")
+    if f.compared:
+        out += ["", "compared:"] + [f"  {k.text()}" for k in f.compared]
+    if f.evidence:
         out += ["", "evidence:"] + [f"  {e}" for e in f.evidence]
-    try:
-        source = inspect.getsource(c.check)
-    except (OSError, TypeError):
-        source = repr(c.check)
-    out += ["", "the check:", source.rstrip()]
+    out += ["", f"the check: {c.check.__module__}.{c.check.__name__}"]
     return "\n".join(out) + "\n"
 
 
+def _errata(outcomes):
+    return [o for o in outcomes if o.finding is not None and o.finding.is_erratum]
+
+
 def markdown_report(outcomes):
-    out = ["# Audit of *When Equations Learn*", "", _totals(outcomes), "",
-           "| id | location | verdict | finding |", "|---|---|---|---|"]
+    """Errata first, then the table of every claim, then each claim in full."""
+    out = ["# Errata and audit of *When Equations Learn* (and of its companion tutorial)", "",
+           _totals(outcomes, timed=False) + ".", "",
+           ("Generated by `symbackprop verify-book --format md`. Rerun one claim with `symbackprop verify-book --show "
+           "ID`. Claims marked *reconstructed* rest on displayed equations lost in the book's text extraction; they "
+           "are rebuilt from the prose around the equation numbers."), "", "## Errata", ""]
+    errata = _errata(outcomes)
+    if not errata:
+        out.append("None: every claim checked holds.")
+    for k, o in enumerate(errata, 1):
+        c, f = o.claim, o.finding
+        out.append(f"{k}. **{to_markdown(_where(c))}** (`{c.id}`, {o.verdict}). {to_markdown(_sentence(f.summary))}")
+        for label, value in (("The text", c.statement_latex), ("Correction", f.correct),
+                             ("Holds only if", f.condition), ("Counterexample", f.counterexample),
+                             ("Would hold if read as", f.reading)):
+            if value:
+                out.append(f"   - *{label}:* {to_markdown(value)}")
+    out += ["", "## All claims", "", "| id | chapter | equations | verdict | finding |", "|---|---|---|---|---|"]
     for o in outcomes:
-        line = o.finding.summary if o.finding else "check broke"
-        out.append(f"| `{o.claim.id}` | {o.claim.location} | {o.verdict} | {line.replace('|', '/')} |")
+        c = o.claim
+        out.append(f"| `{c.id}` | {to_markdown(c.chapter, True)} | {_equations(c)} | {o.verdict} | "
+                   f"{to_markdown(_line(o), True)} |")
+    out += ["", "## Every claim in full"]
     for o in outcomes:
         c, f = o.claim, o.finding
-        out += ["", f"## `{c.id}` ({c.location})", "",
-                f"**Claim**{' (reconstructed from the prose)' if c.reconstructed else ''}: {c.statement_latex}", "",
-                f"**Verdict: {o.verdict}.** " + (f.summary if f else "")]
+        out += ["", f"### `{c.id}`", "", f"*{to_markdown(_where(c))}*", "",
+                (f"**Claim**{' (reconstructed from the prose)' if c.reconstructed else ''}: "
+                f"{to_markdown(c.statement_latex)}"), ""]
+        if c.passage:
+            out += [f"> {_passage_markdown(c.passage)}", ""]
+        out.append(f"**Verdict: {o.verdict}.** " + (to_markdown(_sentence(f.summary)) if f else ""))
         if f is None:
             out += ["", "```", o.error.rstrip(), "```"]
             continue
-        for label, value in (("Condition", f.condition), ("Correct statement", f.correct),
-                             ("Counterexample", f.counterexample), ("Reading", f.ambiguity)):
+        for label, value in (("Holds only if", f.condition), ("Correction", f.correct),
+                             ("Counterexample", f.counterexample), ("Would hold if read as", f.reading)):
             if value:
-                out += ["", f"**{label}:** {value}"]
-        if f.evidence:
-            out += ["", "Evidence:", ""] + [f"- {e}" for e in f.evidence]
+                out += ["", f"**{label}:** {to_markdown(value)}"]
+        if f.compared or f.evidence:
+            out += ["", "Evidence:", ""]
+            out += [f"- compared, {to_markdown(k.what)}: $`{k.left}`$ and $`{k.right}`$ ({to_markdown(k.how)})"
+                    for k in f.compared]
+            out += [f"- {to_markdown(e)}" for e in f.evidence]
+        out += ["", f"Check: `{c.check.__module__}.{c.check.__name__}`"]
     return "\n".join(out) + "\n"
 
 
 def json_report(outcomes):
     return json.dumps({"book": "When Equations Learn (A. P. Rodrigues, 2025)", "counts": _counts(outcomes),
-                       "claims": [o.to_dict() for o in outcomes]}, indent=2) + "\n"
+                       "claims": [o.to_dict() for o in outcomes]}, indent=2, default=str) + "\n"
 
 
 def tex_report(outcomes):
-    """A standalone LaTeX document (template ``book_report.tex.j2``)."""
+    """A standalone LaTeX document (template ``book_report.tex.j2``): errata, the table, every claim."""
     from symbackprop.support.resources import jinja_env
 
     rows = []
     for o in outcomes:
-        f = o.finding
-        rows.append({"id": tex_escape(o.claim.id), "location": tex_escape(o.claim.location),
-                     "statement": o.claim.statement_latex, "reconstructed": o.claim.reconstructed,
-                     "verdict": o.verdict, "summary": tex_escape(f.summary if f else "the check broke"),
-                     "correct": f.correct if f else "", "counterexample": tex_escape(f.counterexample) if f else "",
-                     "condition": tex_escape(f.condition) if f else "", "ambiguity": tex_escape(f.ambiguity) if f else "",
-                     "evidence": [tex_escape(e) for e in (f.evidence if f else o.error.splitlines())]})
-    return jinja_env("latex").get_template("book_report.tex.j2").render(rows=rows, totals=tex_escape(_totals(outcomes)))
+        c, f = o.claim, o.finding
+        rows.append({"id": tex_escape(c.id), "location": to_tex(_where(c)), "equations": _equations(c),
+                     "chapter": tex_escape(c.chapter), "statement": to_tex(c.statement_latex),
+                     "passage": _passage_tex(c.passage), "reconstructed": c.reconstructed, "verdict": o.verdict,
+                     "erratum": bool(f and f.is_erratum),
+                     "summary": to_tex(_sentence(f.summary)) if f else "the check broke",
+                     "correct": to_tex(f.correct) if f else "", "counterexample": to_tex(f.counterexample) if f else "",
+                     "condition": to_tex(f.condition) if f else "", "reading": to_tex(f.reading) if f else "",
+                     "compared": [{"what": to_tex(k.what), "left": k.left, "right": k.right, "how": to_tex(k.how)}
+                                  for k in (f.compared if f else ())],
+                     "evidence": [to_tex(e) for e in f.evidence] if f else [tex_escape(x) for x in
+                                                                            o.error.splitlines()],
+                     "check": tex_escape(f"{c.check.__module__}.{c.check.__name__}")})
+    return jinja_env("latex").get_template("book_report.tex.j2").render(rows=rows, totals=tex_escape(_totals(outcomes, timed=False)))
 
 
 FORMATS = {"text": text_report, "md": markdown_report, "json": json_report, "tex": tex_report}
