@@ -8,13 +8,13 @@ command whose code or optional extra is missing says so in one line instead of v
 =============  ===========================================  ==============================
 command        what it does                                 implemented in
 =============  ===========================================  ==============================
-derive         every per-layer derivative; ``--latex``      jacobians, report, latex
-verify         direct = chain = outer, layer by layer       verify
+derive         every per-layer derivative; ``--latex``      engine, text, latex
+verify         direct = chain = outer, layer by layer       verification
 prove          the identities for every size (symbolic)     proofs
-emit           a standalone NumPy training module           codegen
-verify-book    the book's claims, one by one                book, book_claims
-demo           the book end to end, into one folder         demo
-plot           a picture (the ``plot`` extra: matplotlib)   plots
+emit           a standalone NumPy training module           emission
+verify-book    the book's claims, one by one                book
+demo           the book end to end, into one folder         demo.run
+plot           a picture (the ``plot`` extra: matplotlib)   demo.plots
 =============  ===========================================  ==============================
 
 Exit status: 0 success (for ``verify``: every identity holds), 1 a check failed,
