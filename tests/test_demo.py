@@ -154,6 +154,19 @@ def test_written_files_are_listed_complete_and_readable(run):
         compile((result.folder / module).read_text(), module, "exec")
 
 
+def test_with_matplotlib_every_picture_is_written_and_drawn(run):
+    """The pictures the demo draws (every call of Demo.picture) are all in the folder, none skipped, each a PNG
+    that decodes (our own reader) to more than a blank canvas."""
+    pytest.importorskip("matplotlib")
+    result, out = run
+    attempted = result.results["pictures"]
+    assert attempted and not result.results.get("pictures_skipped") and "skipped" not in out
+    assert sorted(p.name for p in result.folder.glob("*.png")) == sorted(attempted)
+    for name in attempted:
+        grey = images.read_png(result.folder / name)
+        assert grey.size > 100 * 100 and len(np.unique(grey.round(2))) > 10, name
+
+
 def test_refuses_a_folder_with_files_and_leaves_it_alone(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("mine")
     assert main(["demo", "--out", str(tmp_path)]) == 2

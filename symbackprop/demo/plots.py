@@ -26,6 +26,9 @@ from symbackprop.errors import SymbackpropError
 from symbackprop.engine.symbols import Y
 
 INSTALL_HINT = 'pip install "symbackprop[plot]"  (or: pip install matplotlib)'
+#: The distributions the pictures import: the ``plot`` extra installs them, and so does the README's first
+#: command (tests/test_readme.py compares that command with setup.cfg's extras).
+NEEDS = ("matplotlib",)
 FORMATS = (".png", ".svg", ".pdf")
 #: The element-wise activations drawn by :func:`activations_figure` (softmax is a vector function).
 ELEMENTWISE = tuple(n for n in KNOWN if get_activation(n).elementwise)

@@ -94,6 +94,7 @@ class Demo:
         """Save ``draw()`` as a PNG when matplotlib is there; say how to get it otherwise."""
         from symbackprop.demo import plots
 
+        self.results.setdefault("pictures", []).append(name)  # every picture the demo draws, drawn or not
         try:
             plots.require_matplotlib()
         except SymbackpropError:
