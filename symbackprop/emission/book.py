@@ -35,8 +35,14 @@ import sympy as sp
 from sympy.printing.printer import Printer
 
 from symbackprop import __version__
-from symbackprop.emission.codegen import (_activation_functions, _check_doc, _check_name, _identifier,
-                                          numpy_expression, stable_form)
+from symbackprop.emission.codegen import (
+    _activation_functions,
+    _check_doc,
+    _check_name,
+    _identifier,
+    numpy_expression,
+    stable_form,
+)
 from symbackprop.emission.print_numpy import form_text, split_coefficient, use_counts
 from symbackprop.engine.forms import BETA, Elementwise
 from symbackprop.errors import SpecError, SymbackpropError
