@@ -304,7 +304,7 @@ def _verify_book_parser(sub):
 
 def _demo_parser(sub):
     p = sub.add_parser("demo", help="walk the book end to end: games, derivations, LaTeX, training, XOR, audit "
-                       "(about 30 s)")
+                       "(about 15-20 s)")
     p.add_argument("--out", default=DEMO_FOLDER, metavar="DIR",
                    help=f"folder to write into (default ./{DEMO_FOLDER}; created if missing)")
     p.add_argument("--force", action="store_true",

@@ -1,6 +1,6 @@
 """``symbackprop demo``: the book end to end in one run, everything written into one folder.
 
-Six steps, each printed as it runs (about 25 s on two cores):
+Six steps, each printed as it runs (about 15-20 s on two shared cores):
 
 1. chapter 1's games, played by the engine: a linear neuron learns, by the gradient SymPy derives,
    to turn [1, 2, 3, 4] into 3.14; a 3x4 matrix learns 3.14, 2.71 and 6.63 at once;
