@@ -358,10 +358,10 @@ def test_cli_emit_refuses_overwrite_and_uses_user_template(tmp_path, capsys):
     assert "failed" in capsys.readouterr().err
 
 
-def test_cli_spec_names_cannot_inject_code(tmp_path, capsys):
+def test_cli_spec_names_cannot_inject_code(tmp_path, capsys, style):
     spec = tmp_path / "net.toml"
     spec.write_text('name = "x\\"\\"\\"; import os"\nsizes = [2, 1]\nactivations = ["sigmoid"]\ncost = "mse"\n')
-    assert cli_main(["emit", str(spec), "-o", str(tmp_path / "m.py")]) == 2
+    assert cli_main(["emit", str(spec), "--style", style, "-o", str(tmp_path / "m.py")]) == 2
     assert "network name" in capsys.readouterr().err and not (tmp_path / "m.py").exists()
 
 
