@@ -117,6 +117,22 @@ def test_held_out_faces_classified_as_the_book_does(run):
     assert np.allclose(history, faces["history"], rtol=1e-9)
 
 
+def test_the_demos_modules_are_the_book_style_and_pass_verify_emitted(run):
+    """The modules the demo writes are emit(spec, style=EMIT_STYLE) (the book's loop) and their own loss and
+    gradients equal the derivation at 50 digits (verify --emitted, the points with |y| of order 1 and 1e-3)."""
+    from symbackprop.emission.codegen import emit
+    from symbackprop.verification.emitted import REGIMES, load_module, verify_emitted
+
+    result, _ = run
+    assert demo_module.EMIT_STYLE == "book"
+    for name in ("little_faces_model.py", "xor_network.py"):
+        path = result.folder / name
+        spec = NetworkSpec.from_toml_text(load_module(path).SPEC_TOML)
+        assert path.read_text() == emit(spec, style=demo_module.EMIT_STYLE)
+        report = verify_emitted(path, regimes=REGIMES[:2])
+        assert report.passed, report.table()
+
+
 # -- step 5: XOR -------------------------------------------------------------------------------------
 def test_xor_network_learns_and_perceptron_rule_cannot(run):
     result, _ = run
