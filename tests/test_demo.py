@@ -12,14 +12,14 @@ import sys
 import numpy as np
 import pytest
 
-from symbackprop.demo import run as demo_module
-from symbackprop.demo import images
 from symbackprop.book.audit import claims
 from symbackprop.cli import main
+from symbackprop.demo import images
+from symbackprop.demo import run as demo_module
 from symbackprop.engine.jacobians import derive
+from symbackprop.engine.spec import NetworkSpec
 from symbackprop.support.progress import TextBar, bar, no_half_written_files, track
 from symbackprop.support.resources import data_path
-from symbackprop.engine.spec import NetworkSpec
 
 X_GAME = np.array([1.0, 2.0, 3.0, 4.0])
 FACES = ("gross1", "gross2", "gross3", "gross4", "thin1", "thin2", "thin3", "thin4", "thin5")

@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import sympy as sp
 
-from symbackprop.support import files
 from symbackprop.engine.activations import KNOWN, get_activation
-from symbackprop.errors import SymbackpropError
 from symbackprop.engine.symbols import Y
+from symbackprop.errors import SymbackpropError
+from symbackprop.support import files
 
 INSTALL_HINT = 'pip install "symbackprop[plot]"  (or: pip install matplotlib)'
 #: The distributions the pictures import: the ``plot`` extra installs them, and so does the README's first
