@@ -74,7 +74,7 @@ def returning(source):
         out = numpy.empty_like(y)
         return numpy.multiply(y, 2, out=out)
     """
-    match = re.match(r'def (\w+)\(([^)]*), out\):\n(    """[^\n]*"""\n)', source)
+    match = re.match(r'def (\w+)\(([^)]*), out\):\n(    """.*?"""\n)', source, re.DOTALL)
     if match is None:
         raise SymbackpropError(f"cannot give its own output array to the function {source.splitlines()[0]!r}")
     name, params, doc = match.groups()
