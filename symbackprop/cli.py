@@ -37,6 +37,7 @@ EXTRAS = {"matplotlib": "plot", "tqdm": "progress"}
 #: Choices and defaults the parser needs before any command module is imported; tests/test_cli.py
 #: checks each against the module that uses it (codegen.DTYPES, book.FORMATS, demo.DEFAULT_FOLDER, ...).
 DTYPES = ("float64", "float32")
+STYLES = ("fast", "book")
 BOOK_FORMATS = ("text", "md", "json", "tex")
 PLOT_KINDS = ("activations", "vanishing", "cost", "descent", "jacobians")
 DEMO_FOLDER = "symbackprop-demo"
@@ -156,7 +157,7 @@ def _cmd_emit(args):
             raise SpecError("--perceptron-rule emits one step layer: give e.g. --layers 2,1 --activations step")
         source = emit_perceptron(spec.sizes[0], spec.sizes[1], args.dtype, args.template)
     else:
-        source = emit(spec, args.dtype, args.template)
+        source = emit(spec, args.dtype, args.template, args.style)
     if args.output in (None, "-"):
         print(source, end="")
     else:
@@ -279,7 +280,11 @@ def _emit_parser(sub):
     add_spec_arguments(p)
     p.add_argument("-o", "--output", help="file to write (default: print to standard output)")
     p.add_argument("--dtype", choices=DTYPES, default="float64", help="floating type of the module (default float64)")
-    p.add_argument("--template", help="your own Jinja2 template (same variables as templates/train_module.py.j2)")
+    p.add_argument("--style", choices=STYLES, default="fast",
+                   help="fast (default): every array allocated once, for training; book: the book's loop in plain "
+                   "NumPy, equation numbers in the comments, to read beside the book (same functions, same derivation)")
+    p.add_argument("--template", help="your own Jinja2 template (same variables as templates/train_module.py.j2, "
+                   "or train_module_book.py.j2 with --style book)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.add_argument("--perceptron-rule", action="store_true",
                    help="emit Rosenblatt's perceptron rule for a single step layer instead of backprop")
@@ -299,7 +304,7 @@ def _verify_book_parser(sub):
 
 def _demo_parser(sub):
     p = sub.add_parser("demo", help="walk the book end to end: games, derivations, LaTeX, training, XOR, audit "
-                       "(about 30 s)")
+                       "(about 15-20 s)")
     p.add_argument("--out", default=DEMO_FOLDER, metavar="DIR",
                    help=f"folder to write into (default ./{DEMO_FOLDER}; created if missing)")
     p.add_argument("--force", action="store_true",

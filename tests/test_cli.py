@@ -138,7 +138,7 @@ def test_parser_constants_match_the_modules_that_use_them():
     from symbackprop.demo import plots
     from symbackprop.latex import printing
 
-    assert cli.DTYPES == codegen.DTYPES
+    assert cli.DTYPES == codegen.DTYPES and cli.STYLES == codegen.STYLES
     assert cli.BOOK_FORMATS == tuple(book.FORMATS)
     assert cli.DEMO_FOLDER == demo.DEFAULT_FOLDER
     assert cli.EXPLICIT_MAX_LIMIT == printing.EXPLICIT_MAX_LIMIT

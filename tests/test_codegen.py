@@ -6,6 +6,9 @@ Identities checked:
 * emitted gradients == central finite differences of the emitted batch error E (eq. 86), to 1e-6;
 * float32 modules stay float32; extreme but finite inputs give finite values and no floating-point warning;
 * every stable rewrite the emitter uses is proven equal by SymPy.
+
+Every test of an emitted module runs for both styles (``style`` fixture: the fast module and the book's loop,
+``emit(..., style="book")``): the same identities hold for each.
 """
 import importlib.util
 import shutil
@@ -21,7 +24,7 @@ import sympy as sp
 
 from symbackprop.engine.activations import Y, get_activation
 from symbackprop.cli import main as cli_main
-from symbackprop.emission.codegen import emit, emit_perceptron, stable_form
+from symbackprop.emission.codegen import STYLES, emit, emit_perceptron, stable_form
 from symbackprop.errors import SpecError, SymbackpropError
 from symbackprop.engine.jacobians import derive
 from symbackprop.engine.rewrites import proved_equal
@@ -49,6 +52,12 @@ def allowed_pairs():
 
 
 PAIRS = allowed_pairs()
+
+
+@pytest.fixture(params=STYLES)
+def style(request):
+    """The style of the emitted module under test: each test of a module runs for every style."""
+    return request.param
 
 
 def random_spec(rng, out_act, cost, depth=None):
@@ -113,11 +122,11 @@ def relative(a, b):
 
 
 @pytest.mark.parametrize("out_act,cost", PAIRS)
-def test_gradients_equal_engine_and_finite_differences(out_act, cost):
+def test_gradients_equal_engine_and_finite_differences(out_act, cost, style):
     rng = np.random.default_rng(zlib.crc32(f"{out_act}|{cost}".encode()))
     for _ in range(2):
         spec = random_spec(rng, out_act, cost)
-        model = load(emit(spec))
+        model = load(emit(spec, style=style))
         params = model.init_params(seed=int(rng.integers(1000)), scale=0.8)
         for l in range(1, spec.depth + 1):
             params[f"b{l}"] = rng.normal(size=params[f"b{l}"].shape) * 0.3
@@ -150,11 +159,11 @@ UNDERFLOWING_OUTPUT = pytest.mark.xfail(strict=True, raises=FloatingPointError, 
 
 @pytest.mark.parametrize("out_act,cost", [pytest.param(*pair, marks=UNDERFLOWING_OUTPUT)
                                           if pair == ("softplus", "cross_entropy") else pair for pair in PAIRS])
-def test_extreme_finite_inputs_give_no_warning(out_act, cost):
+def test_extreme_finite_inputs_give_no_warning(out_act, cost, style):
     # y^2 of order +-1000: sigmoid, softplus, elu and softmax must use their stable forms
     rng = np.random.default_rng(7)
     spec = NetworkSpec.from_options("3,4,2", f"tanh,{out_act}", cost, custom_activations=CUSTOM)
-    model = load(emit(spec))
+    model = load(emit(spec, style=style))
     params = model.init_params(seed=3, scale=1.0)
     params["W2"] = np.array([[1000.0, -1000, 1000, 1000], [-1000, 1000, -1000, -1000]])
     X, Z = random_batch(rng, spec, beta=5, scale=100)
@@ -167,18 +176,18 @@ def test_extreme_finite_inputs_give_no_warning(out_act, cost):
     assert all(np.isfinite(g).all() for g in grads.values())
 
 
-def test_relu_derivative_at_zero_is_zero():
+def test_relu_derivative_at_zero_is_zero(style):
     # relu'(0) = 0 as in PyTorch: an input column of zeros with zero bias gives y = 0 exactly, so no gradient
-    model = load(emit(NetworkSpec.from_options("2,3,1", "relu,identity", "mse")))
+    model = load(emit(NetworkSpec.from_options("2,3,1", "relu,identity", "mse"), style=style))
     params = model.init_params(seed=1)
     grads = model.gradients(params, np.zeros((2, 4)), np.ones((1, 4)))
     assert np.all(grads["W1"] == 0) and np.all(grads["b1"] == 0)
     assert np.all(grads["b2"] == -2.0)  # dE/da = 2 (a - z)/n with a = 0, z = 1, n = 1 (table 3.5)
 
 
-def test_float32_stays_float32_and_agrees_with_float64():
+def test_float32_stays_float32_and_agrees_with_float64(style):
     spec = NetworkSpec.from_options("5,4,3", "relu,sigmoid", "mse")
-    m64, m32 = load(emit(spec, "float64")), load(emit(spec, "float32"), "emitted32")
+    m64, m32 = load(emit(spec, "float64", style=style)), load(emit(spec, "float32", style=style), "emitted32")
     rng = np.random.default_rng(0)
     X, Z = rng.normal(size=(5, 6)), rng.uniform(size=(3, 6))
     p32 = m32.init_params(seed=2)
@@ -193,10 +202,10 @@ def test_float32_stays_float32_and_agrees_with_float64():
     assert all(v.dtype == np.float32 for v in p32.values())
 
 
-def test_train_follows_sgd_on_the_mean_error():
+def test_train_follows_sgd_on_the_mean_error(style):
     # one full-batch epoch of train == one sgd_step with the gradients of the mean error (eq. 20-21, 87-88)
     spec = NetworkSpec.from_options("3,4,2", "tanh,softmax", "cross_entropy")
-    model = load(emit(spec))
+    model = load(emit(spec, style=style))
     rng = np.random.default_rng(5)
     X = rng.normal(size=(3, 8))
     Z = np.eye(2)[rng.integers(0, 2, 8)].T
@@ -209,12 +218,12 @@ def test_train_follows_sgd_on_the_mean_error():
 
 @pytest.mark.parametrize("layers,acts,cost", [("5,7,6,3", "relu,softmax,sigmoid", "bce"),
                                               ("4,9,2", "leaky_relu,identity", "mse")])
-def test_mini_batches_are_sgd_with_the_proven_gradients(layers, acts, cost):
+def test_mini_batches_are_sgd_with_the_proven_gradients(layers, acts, cost, style):
     # chapter 5: train(batch_size=beta) == for each batch of the epoch's shuffled order, W <- W - lr dE/dW with
     # dE/dW from gradients() (eq. 87-90), the last batch shorter (11 = 4 + 4 + 3); params receive theta at the
     # end of each epoch, and the history is the mean over examples of the errors before their step (eq. 86)
     spec = NetworkSpec.from_options(layers, acts, cost)
-    model = load(emit(spec))
+    model = load(emit(spec, style=style))
     rng = np.random.default_rng(3)
     X, Z = random_batch(rng, spec, beta=11)
     fast, slow = model.init_params(seed=2, scale=0.5), model.init_params(seed=2, scale=0.5)
@@ -235,8 +244,8 @@ def test_mini_batches_are_sgd_with_the_proven_gradients(layers, acts, cost):
         assert relative(fast[key], slow[key]) < 1e-10, key
 
 
-def test_bad_arrays_are_named():
-    model = load(emit(NetworkSpec.from_options("4,3,2", "relu,sigmoid", "mse")))
+def test_bad_arrays_are_named(style):
+    model = load(emit(NetworkSpec.from_options("4,3,2", "relu,sigmoid", "mse"), style=style))
     params = model.init_params()
     X, Z = np.zeros((4, 5)), np.zeros((2, 5))
     with pytest.raises(ValueError, match=r"X must have shape \(4, beta\), got \(5, 4\); examples are columns"):
@@ -253,8 +262,8 @@ def test_bad_arrays_are_named():
         model.train(params, X, Z, batch_size=0)
 
 
-def test_save_and_load_round_trip(tmp_path):
-    model = load(emit(NetworkSpec.from_options("3,2", "sigmoid", "bce"), "float32"))
+def test_save_and_load_round_trip(tmp_path, style):
+    model = load(emit(NetworkSpec.from_options("3,2", "sigmoid", "bce"), "float32", style=style))
     params = model.init_params(seed=9)
     path = tmp_path / "params.npz"
     model.save(params, str(path))
@@ -266,8 +275,8 @@ def test_save_and_load_round_trip(tmp_path):
         model.load(str(tmp_path / "wrong.npz"))
 
 
-def test_main_trains_from_npz_and_csv(tmp_path, capsys):
-    model = load(emit(NetworkSpec.from_options("2,4,3", "tanh,softmax", "cross_entropy")))
+def test_main_trains_from_npz_and_csv(tmp_path, capsys, style):
+    model = load(emit(NetworkSpec.from_options("2,4,3", "tanh,softmax", "cross_entropy"), style=style))
     rng = np.random.default_rng(1)
     X = rng.normal(size=(2, 30))
     labels = (X[0] > 0).astype(int) + (X[1] > 0)
@@ -285,14 +294,14 @@ def test_main_trains_from_npz_and_csv(tmp_path, capsys):
 
 @pytest.mark.parametrize("text", ["784,128,64,10|relu,relu,sigmoid|mse", "3,4,4,2|elu(0.5),softmax,sigmoid|bce",
                                   "2,3,2|softplus,softmax(T=2)|cross_entropy", "4,1|leaky_relu(0.1)|mae"])
-def test_emitted_code_passes_ruff(tmp_path, text):
+def test_emitted_code_passes_ruff(tmp_path, text, style):
     ruff = shutil.which("ruff")
     if ruff is None:
         pytest.skip("ruff is not installed")
     layers, acts, cost = text.split("|")
     for dtype in ("float64", "float32"):
         path = tmp_path / f"model_{dtype}.py"
-        path.write_text(emit(NetworkSpec.from_options(layers, acts, cost), dtype))
+        path.write_text(emit(NetworkSpec.from_options(layers, acts, cost), dtype, style=style))
         done = subprocess.run([ruff, "check", "--no-cache", "--line-length", "120", str(path)],
                               capture_output=True, text=True, check=False)
         assert done.returncode == 0, done.stdout
@@ -318,15 +327,15 @@ def test_a_false_rewrite_is_not_proven():
     assert not proved_equal(sp.Piecewise((1, Y > 0), (0, True)), sp.Heaviside(Y, 1))  # differs only at y = 0
 
 
-def test_step_layers_are_refused_for_gradient_training():
+def test_step_layers_are_refused_for_gradient_training(style):
     with pytest.raises(SpecError, match="perceptron-rule"):
-        emit(NetworkSpec.from_options("2,1", "step", "mse"))
+        emit(NetworkSpec.from_options("2,1", "step", "mse"), style=style)
 
 
-def test_unsupported_function_is_refused():
+def test_unsupported_function_is_refused(style):
     spec = NetworkSpec.from_options("2,1", "gelu", "mse", custom_activations=["gelu=y*(1+erf(y))/2"])
     with pytest.raises(SymbackpropError, match="cannot emit NumPy code"):
-        emit(spec)
+        emit(spec, style=style)
 
 
 def test_cli_emit_refuses_overwrite_and_uses_user_template(tmp_path, capsys):
@@ -349,11 +358,26 @@ def test_cli_emit_refuses_overwrite_and_uses_user_template(tmp_path, capsys):
     assert "failed" in capsys.readouterr().err
 
 
-def test_cli_spec_names_cannot_inject_code(tmp_path, capsys):
+def test_cli_spec_names_cannot_inject_code(tmp_path, capsys, style):
     spec = tmp_path / "net.toml"
     spec.write_text('name = "x\\"\\"\\"; import os"\nsizes = [2, 1]\nactivations = ["sigmoid"]\ncost = "mse"\n')
-    assert cli_main(["emit", str(spec), "-o", str(tmp_path / "m.py")]) == 2
+    assert cli_main(["emit", str(spec), "--style", style, "-o", str(tmp_path / "m.py")]) == 2
     assert "network name" in capsys.readouterr().err and not (tmp_path / "m.py").exists()
+
+
+def test_cli_style_is_the_door_to_emit_style(tmp_path, capsys, style):
+    """`emit --style S` writes emit(spec, style=S) (fast without the option); an unknown style is refused."""
+    spec = NetworkSpec.from_options("2,3,1", "tanh,sigmoid", "bce")
+    args = ["emit", "--layers", "2,3,1", "--activations", "tanh,sigmoid", "--loss", "bce"]
+    assert cli_main(args + ["--style", style, "-o", str(tmp_path / "m.py")]) == 0
+    assert (tmp_path / "m.py").read_text() == emit(spec, style=style)
+    assert cli_main(args + ["-o", str(tmp_path / "default.py")]) == 0
+    assert (tmp_path / "default.py").read_text() == emit(spec, style="fast") == emit(spec)
+    with pytest.raises(SystemExit) as stopped:  # the parser refuses it: usage line, then one error line
+        cli_main(args + ["--style", "pretty"])
+    assert stopped.value.code == 2 and "invalid choice: 'pretty'" in capsys.readouterr().err
+    with pytest.raises(SpecError, match="style must be one of fast, book"):
+        emit(spec, style="pretty")
 
 
 def test_cli_perceptron_rule(tmp_path):
@@ -366,16 +390,17 @@ def test_cli_perceptron_rule(tmp_path):
 
 @pytest.mark.parametrize("layers,acts,cost", [("130,128,130,2", "tanh,softmax,sigmoid", "bce"),
                                               ("3,4,2", "relu,softmax", "cross_entropy")])
-def test_one_example_at_a_time_is_sgd_with_the_proven_gradients(layers, acts, cost):
+def test_one_example_at_a_time_is_sgd_with_the_proven_gradients(layers, acts, cost, style):
     # section 4.9: train(batch_size=1) == for each example, W <- W - lr dE/dW with dE/dW from gradients()
     # (proven above against the engine and finite differences), and its history == the mean of the errors
     # before each step (eq. 86).  In 130-128-130-2, layers 1 and 2 have >= DEFER_WEIGHTS weights, whose
     # updates the emitted loop keeps pending (17 examples > K = 16, so they are applied mid-epoch and at the
     # end of the epoch; layer 2's pending updates also enter (W^2)^T delta^2), while layer 3 is updated at once.
     spec = NetworkSpec.from_options(layers, acts, cost)
-    source = emit(spec)
-    pending = [f"self.V{l} = " in source for l in range(1, spec.depth + 1)]
-    assert pending == ([True, True, False] if spec.depth == 3 else [False, False])  # the paths this test covers
+    source = emit(spec, style=style)
+    if style == "fast":  # the book style has one path: the plain loop over batches of one
+        pending = [f"self.V{l} = " in source for l in range(1, spec.depth + 1)]
+        assert pending == ([True, True, False] if spec.depth == 3 else [False, False])  # the paths this test covers
     model = load(source)
     rng = np.random.default_rng(11)
     X, Z = random_batch(rng, spec, beta=17)
@@ -392,10 +417,10 @@ def test_one_example_at_a_time_is_sgd_with_the_proven_gradients(layers, acts, co
         assert relative(fast[key], slow[key]) < 1e-10, key
 
 
-def test_finite_inputs_whose_sum_overflows_are_accepted_silently():
+def test_finite_inputs_whose_sum_overflows_are_accepted_silently(style):
     # the input check sums X once (a finite sum has only finite terms); a sum that overflows on finite
     # entries must fall back to the entry-by-entry check: no error and no overflow warning
-    model = load(emit(NetworkSpec.from_options("2,1", "identity", "mse")))
+    model = load(emit(NetworkSpec.from_options("2,1", "identity", "mse"), style=style))
     X = np.full((2, 4), 1e308)
     with np.errstate(all="raise"):
         error = model.loss({"W1": np.zeros((1, 2)), "b1": np.zeros((1, 1))}, X, np.zeros((1, 4)))

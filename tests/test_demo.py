@@ -12,14 +12,14 @@ import sys
 import numpy as np
 import pytest
 
-from symbackprop.demo import run as demo_module
-from symbackprop.demo import images
 from symbackprop.book.audit import claims
 from symbackprop.cli import main
+from symbackprop.demo import images
+from symbackprop.demo import run as demo_module
 from symbackprop.engine.jacobians import derive
+from symbackprop.engine.spec import NetworkSpec
 from symbackprop.support.progress import TextBar, bar, no_half_written_files, track
 from symbackprop.support.resources import data_path
-from symbackprop.engine.spec import NetworkSpec
 
 X_GAME = np.array([1.0, 2.0, 3.0, 4.0])
 FACES = ("gross1", "gross2", "gross3", "gross4", "thin1", "thin2", "thin3", "thin4", "thin5")
@@ -117,6 +117,22 @@ def test_held_out_faces_classified_as_the_book_does(run):
     assert np.allclose(history, faces["history"], rtol=1e-9)
 
 
+def test_the_demos_modules_are_the_book_style_and_pass_verify_emitted(run):
+    """The modules the demo writes are emit(spec, style=EMIT_STYLE) (the book's loop) and their own loss and
+    gradients equal the derivation at 50 digits (verify --emitted, the points with |y| of order 1 and 1e-3)."""
+    from symbackprop.emission.codegen import emit
+    from symbackprop.verification.emitted import REGIMES, load_module, verify_emitted
+
+    result, _ = run
+    assert demo_module.EMIT_STYLE == "book"
+    for name in ("little_faces_model.py", "xor_network.py"):
+        path = result.folder / name
+        spec = NetworkSpec.from_toml_text(load_module(path).SPEC_TOML)
+        assert path.read_text() == emit(spec, style=demo_module.EMIT_STYLE)
+        report = verify_emitted(path, regimes=REGIMES[:2])
+        assert report.passed, report.table()
+
+
 # -- step 5: XOR -------------------------------------------------------------------------------------
 def test_xor_network_learns_and_perceptron_rule_cannot(run):
     result, _ = run
@@ -152,6 +168,19 @@ def test_written_files_are_listed_complete_and_readable(run):
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o666 & ~umask  # not mkstemp's owner-only 0600
     for module in ("little_faces_model.py", "xor_network.py", "xor_perceptron.py"):
         compile((result.folder / module).read_text(), module, "exec")
+
+
+def test_with_matplotlib_every_picture_is_written_and_drawn(run):
+    """The pictures the demo draws (every call of Demo.picture) are all in the folder, none skipped, each a PNG
+    that decodes (our own reader) to more than a blank canvas."""
+    pytest.importorskip("matplotlib")
+    result, out = run
+    attempted = result.results["pictures"]
+    assert attempted and not result.results.get("pictures_skipped") and "skipped" not in out
+    assert sorted(p.name for p in result.folder.glob("*.png")) == sorted(attempted)
+    for name in attempted:
+        grey = images.read_png(result.folder / name)
+        assert grey.size > 100 * 100 and len(np.unique(grey.round(2))) > 10, name
 
 
 def test_refuses_a_folder_with_files_and_leaves_it_alone(tmp_path, capsys):

@@ -9,6 +9,9 @@ Identities checked:
   (eq. 86-88) equal torch.autograd's, and one epoch of train(batch_size=1) equals torch's SGD one example
   at a time (eq. 20-21), in float64 to 1e-10 relative, for relu, tanh, sigmoid and softmax layers;
 * the printer refuses, with one clear error, forms it cannot print into the buffers offered.
+
+The planted errors and the torch comparison run for both styles of the module (``style``: the fast module and
+the book's loop of symbackprop.emission.book): each prints its backward lines from the same forms.
 """
 import itertools
 
@@ -18,12 +21,18 @@ import sympy as sp
 from test_codegen import load, random_batch, relative
 
 from symbackprop.engine import forms
-from symbackprop.emission.codegen import emit
+from symbackprop.emission.codegen import STYLES, emit
 from symbackprop.errors import SymbackpropError
 from symbackprop.emission.print_numpy import NumPyFormPrinter
 from symbackprop.engine.spec import NetworkSpec
 
 SPEC = NetworkSpec.from_options("3,4,4,2", "tanh,tanh,sigmoid", "mse")  # W2 is 4 x 4: W2 and W2^T both fit
+
+
+@pytest.fixture(params=STYLES)
+def style(request):
+    """The style of the emitted module under test."""
+    return request.param
 
 
 def forward(params, X):
@@ -67,17 +76,17 @@ def check(model, **planted):
         assert relative(stepped[key], params[key] - 0.5 * one[key]) < 1e-12, key
 
 
-def test_the_true_forms_give_the_hand_written_recursion():
-    check(load(emit(SPEC)))
+def test_the_true_forms_give_the_hand_written_recursion(style):
+    check(load(emit(SPEC, style=style)))
 
 
-def test_a_factor_planted_into_the_recursion_reaches_the_module(monkeypatch):
+def test_a_factor_planted_into_the_recursion_reaches_the_module(monkeypatch, style):
     true = forms.backward_form
     monkeypatch.setattr(forms, "backward_form", lambda *args: 3 * true(*args))
-    check(load(emit(SPEC)), hidden=3)  # Delta^2 three times, Delta^1 nine times: dE/dW^3 unchanged
+    check(load(emit(SPEC, style=style)), hidden=3)  # Delta^2 three times, Delta^1 nine times: dE/dW^3 unchanged
 
 
-def test_a_dropped_transpose_reaches_the_module(monkeypatch):
+def test_a_dropped_transpose_reaches_the_module(monkeypatch, style):
     true = forms.backward_form
 
     def planted(activation, Ym, Am, G):
@@ -86,7 +95,7 @@ def test_a_dropped_transpose_reaches_the_module(monkeypatch):
         return true(activation, Ym, Am, G)
 
     monkeypatch.setattr(forms, "backward_form", planted)
-    model = load(emit(SPEC))
+    model = load(emit(SPEC, style=style))
     params = model.init_params(seed=3, scale=0.7)
     X, Z = random_batch(np.random.default_rng(7), SPEC, beta=5)
     wrong, right = planted_gradients(params, X, Z, transpose=False), planted_gradients(params, X, Z)
@@ -94,7 +103,7 @@ def test_a_dropped_transpose_reaches_the_module(monkeypatch):
     check(model, transpose=False)
 
 
-def test_a_factor_planted_into_the_output_delta_reaches_the_module(monkeypatch):
+def test_a_factor_planted_into_the_output_delta_reaches_the_module(monkeypatch, style):
     # the derivation's output delta (which output_delta_form and the emitted output_delta both read), times 3
     from dataclasses import replace
 
@@ -103,14 +112,28 @@ def test_a_factor_planted_into_the_output_delta_reaches_the_module(monkeypatch):
     true = Derivation.output_delta.func
     planted = property(lambda self: replace(true(self), simplified=3 * true(self).simplified))
     monkeypatch.setattr(Derivation, "output_delta", planted)
-    check(load(emit(SPEC)), output=3)
+    check(load(emit(SPEC, style=style)), output=3)
 
 
 def test_a_gradient_form_without_its_batch_mean_is_refused(monkeypatch):
+    # the fast style folds exactly 1/beta into scale: a gradient form with another factor is refused
     true = forms.gradient_forms
     monkeypatch.setattr(forms, "gradient_forms", lambda l, M: tuple(3 * f for f in true(l, M)))
     with pytest.raises(SymbackpropError, match="not \\(1/beta\\) times a product"):
         emit(SPEC)
+
+
+def test_a_factor_planted_into_the_gradient_forms_reaches_the_book_module(monkeypatch):
+    # the book style prints dE/dW^l = (3/beta) Delta^l (A^(l-1))^T as written: every gradient three times the
+    # hand-written one (eq. 87-88 times 3), while the recursion, which does not read the gradients, is unchanged
+    true = forms.gradient_forms
+    monkeypatch.setattr(forms, "gradient_forms", lambda l, M: tuple(3 * f for f in true(l, M)))
+    model = load(emit(SPEC, style="book"))
+    params = model.init_params(seed=3, scale=0.7)
+    X, Z = random_batch(np.random.default_rng(7), SPEC, beta=5)
+    ours, expected = model.gradients(params, X, Z), planted_gradients(params, X, Z)
+    for key in expected:
+        assert relative(ours[key], 3 * expected[key]) < 1e-12, key
 
 
 # -- the true forms against torch autograd ----------------------------------------------------------------
@@ -119,11 +142,11 @@ OUTPUTS = [("relu", "mse"), ("tanh", "mse"), ("sigmoid", "bce"), ("softmax", "cr
 
 
 @pytest.mark.parametrize("hidden,output", list(itertools.product(["relu", "tanh", "sigmoid", "softmax"], OUTPUTS)))
-def test_both_engines_equal_torch(hidden, output):
+def test_both_engines_equal_torch(hidden, output, style):
     from test_codegen_torch import COSTS, torch_activation, torch_gradients
 
     spec = NetworkSpec.from_options("3,5,4,3", f"{hidden},{hidden},{output[0]}", output[1])
-    model = load(emit(spec))
+    model = load(emit(spec, style=style))
     rng = np.random.default_rng(len(hidden) * 31 + len(output[0]) * 7 + len(output[1]))
     params = model.init_params(seed=1, scale=0.9)
     for l in (1, 2, 3):

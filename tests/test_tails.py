@@ -10,6 +10,7 @@ Identities checked:
 * in float32, points where a(y) itself is no normal float32 (softplus(-700) = e^-700) are left out for element-wise
   outputs, and softmax + bce where 1 - a underflows (see docs/tails.md);
 * every rewrite of the registry is proved equal by SymPy, and a planted wrong rewrite is refused;
+* the tails hold in both styles of the module (the fast one and the book's loop), which print the same stable forms;
 * torch's fused losses (binary_cross_entropy_with_logits, cross_entropy on logits): ours is never further from the
   truth than torch (torch's bce-with-logits is 0 at y = -300, z = 0, where the truth is e^-300).
 """
@@ -25,7 +26,7 @@ import pytest
 import sympy as sp
 
 from symbackprop.engine.activations import Y
-from symbackprop.emission.codegen import emit
+from symbackprop.emission.codegen import STYLES, emit
 from symbackprop.errors import SpecError
 from symbackprop.engine.rewrites import REWRITES, Rewrite, plain, proved_equal, stable, w
 from symbackprop.engine.spec import NetworkSpec
@@ -106,12 +107,12 @@ def targets(act, cost):
 _MODULES = {}
 
 
-def module(act, cost, dtype):
-    key = (act, cost, dtype)
+def module(act, cost, dtype, style="fast"):
+    key = (act, cost, dtype, style)
     if key not in _MODULES:
         n = 2 if act in SOFTMAX else 1
         path = Path(tempfile.mkdtemp(prefix="symbackprop-tails-")) / "model.py"  # imported as a user would
-        path.write_text(emit(NetworkSpec.from_options(f"1,{n}", act, cost), dtype))
+        path.write_text(emit(NetworkSpec.from_options(f"1,{n}", act, cost), dtype, style=style))
         spec = importlib.util.spec_from_file_location("model", path)
         model = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(model)
@@ -119,9 +120,9 @@ def module(act, cost, dtype):
     return _MODULES[key]
 
 
-def ours(act, cost, y, z, dtype):
+def ours(act, cost, y, z, dtype, style="fast"):
     """The emitted module's E and dE/db (== dE/dW, since x = 1) at W = 0, b = y, under errors-as-exceptions."""
-    m = module(act, cost, dtype)
+    m = module(act, cost, dtype, style)
     n = len(z)
     b = np.array([[y]] + ([[0.0]] if n == 2 else []), dtype)
     params = {"W1": np.zeros((n, 1), dtype), "b1": b}
@@ -139,7 +140,7 @@ def _normal(v, dtype):
     return v == 0 or info.tiny <= abs(v) <= info.max
 
 
-def check(act, cost, dtype, tol):
+def check(act, cost, dtype, tol, style="fast"):
     skipped = []
     for y in YS:
         y_in = float(np.dtype(dtype).type(y))  # the input the module sees
@@ -148,7 +149,7 @@ def check(act, cost, dtype, tol):
             if not all(_normal(float(ai), dtype) for ai in a) and dtype == "float32" and act not in SOFTMAX:
                 skipped.append((y, z))  # a(y) itself is no float32: only the fused forms could still be right
                 continue
-            got_E, got_grad = ours(act, cost, y_in, z, dtype)
+            got_E, got_grad = ours(act, cost, y_in, z, dtype, style)
             for what, true, got in [("E", E, got_E)] + [(f"dE/db{j}", t, g) for j, (t, g) in enumerate(zip(grad, got_grad))]:
                 true = float(true)
                 assert np.isfinite(got), (act, cost, y, z, what, got)
@@ -159,14 +160,16 @@ def check(act, cost, dtype, tol):
     return skipped
 
 
+@pytest.mark.parametrize("style", STYLES)
 @pytest.mark.parametrize("act,cost", PAIRS)
-def test_float64_tails_match_50_digits(act, cost):
-    assert check(act, cost, "float64", 1e-10) == []
+def test_float64_tails_match_50_digits(act, cost, style):
+    assert check(act, cost, "float64", 1e-10, style) == []
 
 
+@pytest.mark.parametrize("style", STYLES)
 @pytest.mark.parametrize("act,cost", PAIRS)
-def test_float32_tails_within_float32_precision(act, cost):
-    check(act, cost, "float32", 2e-5)
+def test_float32_tails_within_float32_precision(act, cost, style):
+    check(act, cost, "float32", 2e-5, style)
 
 
 def test_the_reported_losses_are_fixed():
@@ -241,27 +244,32 @@ def test_nothing_to_rewrite_is_reported_as_such():
 
 
 # -- the element-wise functions of hidden layers --------------------------------------------------------------
+@pytest.mark.parametrize("style", STYLES)
 @pytest.mark.parametrize("act", list(ACTIVATIONS))
-def test_activations_and_their_derivatives_keep_the_tails(act):
+def test_activations_and_their_derivatives_keep_the_tails(act, style):
     # a(y) and a'(y) as the emitted act_* functions compute them == the textbook formulas at DPS digits, to 1e-10
     # where the truth is a normal float (issue 10: sigmoid was 0 below y = -38; softplus' through a, 1 - e^-a,
     # was 0 below y = -37).  sigmoid' and tanh' through a (a(1 - a), 1 - a^2) lose the tail above y = 37 and
     # |y| = 19: they are the activations' a-forms, reported in docs/tails.md, and not checked here.
-    m = module(act, "mse", "float64")
+    m = module(act, "mse", "float64", style)
     name = next(k for k in m if k.startswith("act_") and not k.endswith("_prime"))
+
+    def call(function, *args):  # the fast style's functions write into out, the book style's return their value
+        takes_out = "out" in inspect.signature(function).parameters
+        return function(*args, out=np.empty(1)) if takes_out else function(*args)
+
     f, df = ACTIVATIONS[act]
     for y in YS:
         ys = np.array([float(y)])
         with warnings.catch_warnings(), np.errstate(all="raise", under="ignore"):
             warnings.simplefilter("error")
-            a = m[name](ys, np.empty(1))
+            a = call(m[name], ys)
             derivative = m.get(name + "_prime")  # absent when a'(y) is a constant (identity): nothing to lose
             if derivative is None:
                 prime = np.array([float(df(mp.mpf(y)))])
             else:  # it takes what its formula reads: y, and a for a form through a
                 given = {"y": ys, "a": a.copy()}
-                prime = derivative(*[given[p] for p in inspect.signature(derivative).parameters if p != "out"],
-                                   out=np.empty(1))
+                prime = call(derivative, *[given[p] for p in inspect.signature(derivative).parameters if p != "out"])
         with mp.workdps(DPS):
             true_a, true_prime = float(f(mp.mpf(y))), float(df(mp.mpf(y)))
         assert _error(a[0], true_a) <= 1e-10 or not _normal(true_a, "float64"), (act, y, a[0], true_a)

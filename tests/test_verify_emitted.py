@@ -4,7 +4,8 @@ The identity checked throughout: for every point (params, X, Z) in the module's 
 loss(params, X, Z) = E and gradients(params, X, Z) = (dE/dW^l, dE/db^l), E the mean of the cost term
 over outputs and examples (eq. 86-88), the right-hand sides evaluated from the derivation at 50 digits.
 A module edited to be wrong (a planted error in its source text) must fail on the rows the error
-touches and pass on the others.
+touches and pass on the others.  Fresh modules are checked in both styles (the fast module and the book's
+loop, ``emit(..., style="book")``); errors are planted into each style's own text.
 """
 import json
 import re
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 
 from symbackprop.cli import main
-from symbackprop.emission.codegen import emit
+from symbackprop.emission.codegen import STYLES, emit
 from symbackprop.errors import SpecError, SymbackpropError
 from symbackprop.engine.jacobians import derive
 from symbackprop.engine.spec import NetworkSpec
@@ -27,12 +28,12 @@ def _spec(layers, acts, loss, activations=(), costs=()):
     return NetworkSpec.from_options(layers, acts, loss, custom_activations=activations, custom_costs=costs)
 
 
-def _module(tmp_path, spec, dtype="float64", mutate=(), name="model.py"):
-    """Write the module emitted for ``spec``, with each (pattern, replacement) of ``mutate`` applied.
+def _module(tmp_path, spec, dtype="float64", mutate=(), name="model.py", style="fast"):
+    """Write the module emitted for ``spec`` in ``style``, with each (pattern, replacement) of ``mutate`` applied.
 
     A pattern that no longer matches the emitted text fails here, so a planted error cannot silently vanish.
     """
-    source = emit(spec, dtype)
+    source = emit(spec, dtype, style=style)
     for pattern, replacement in mutate:
         source, count = re.subn(pattern, replacement, source)
         assert count, f"the mutation target {pattern!r} is no longer in the emitted module: update this test"
@@ -71,9 +72,10 @@ def _tails(spec, dtype="float64", reason=TAILS):
     (_spec("2,3,2", "softplus,identity", "mse"), "float64"),
 ], ids=["relu-mse-64", "relu-mse-32", "leaky-mae-64", "leaky-mae-32", "softsign-64", "softsign-32", "quartic-64",
         "quartic-32", "relu-sigmoid-mse", "tanh-softmax-ce", "softsign-sigmoid-bce", "softplus"])
-def test_fresh_module_passes_in_every_regime(tmp_path, spec, dtype):
+@pytest.mark.parametrize("style", STYLES)
+def test_fresh_module_passes_in_every_regime(tmp_path, spec, dtype, style):
     """Emitted = derivation to 1e-10 (float64) / 1e-4 (float32) at every regime's point, every row."""
-    report = verify_emitted(_module(tmp_path, spec, dtype))
+    report = verify_emitted(_module(tmp_path, spec, dtype, style=style))
     assert report.passed, report.table()
     assert {c.method for c in report.checks} == {f"high-precision vs emitted {dtype}"}
     L = spec.depth
@@ -86,9 +88,10 @@ def test_fresh_module_passes_in_every_regime(tmp_path, spec, dtype):
     _spec("3,4,3", "tanh,softmax", "cross_entropy"),
     _spec("3,4,1", "softsign,sigmoid", "bce", [SOFTSIGN]),
 ], ids=["relu-sigmoid-mse", "tanh-softmax-ce", "custom-sigmoid-bce"])
-def test_fresh_module_passes_where_y_is_moderate(tmp_path, spec, dtype):
+@pytest.mark.parametrize("style", STYLES)
+def test_fresh_module_passes_where_y_is_moderate(tmp_path, spec, dtype, style):
     """Emitted = derivation at the points with |y| of order 1 and |y| ~ 1e-3 (both sides of the kinks)."""
-    report = verify_emitted(_module(tmp_path, spec, dtype), regimes=REGIMES[:2])
+    report = verify_emitted(_module(tmp_path, spec, dtype, style=style), regimes=REGIMES[:2])
     assert report.passed, report.table()
 
 
@@ -106,10 +109,11 @@ def test_the_reference_keeps_the_tails_a_module_keeps(tmp_path, dtype):
     assert _failed(report) == {"dE/dW^1", "dE/db^1"}, report.table()
 
 
-def test_the_module_carries_its_spec_and_nothing_is_left_beside_it(tmp_path):
+@pytest.mark.parametrize("style", STYLES)
+def test_the_module_carries_its_spec_and_nothing_is_left_beside_it(tmp_path, style):
     """SPEC_TOML reads back as the spec emitted; checking the module leaves no __pycache__ beside it."""
     spec = _spec("3,5,2", "softsign,leaky_relu(0.25)", "quartic", [SOFTSIGN], ["quartic=(a-z)^4"])
-    path = _module(tmp_path, spec, "float32")
+    path = _module(tmp_path, spec, "float32", style=style)
     module = load_module(path)
     assert NetworkSpec.from_toml_text(module.SPEC_TOML) == spec
     assert np.dtype(module.DTYPE) == np.float32
@@ -132,6 +136,21 @@ def test_a_wrong_output_delta_fails_every_gradient_but_not_the_loss(tmp_path, dt
     path = _module(tmp_path, spec, dtype, mutate=[(r"Z, scale, out=self\.D2\)", "Z, 3 * scale, out=self.D2)")])
     report = verify_emitted(path, regimes=REGIMES[:2])
     assert _failed(report) == {"dE/dW^2", "dE/db^2", "dE/dW^1", "dE/db^1"}, report.table()
+
+
+def test_book_style_planted_errors_fail_on_their_rows(tmp_path):
+    """The book's loop, edited: W^2 Delta^2 for (W^2)^T Delta^2 (square W^2) fails the layers below; Delta^2 times 3
+    fails every gradient but not the loss; a wrong cost term fails the loss row only."""
+    spec = _spec("3,3,3", "relu,identity", "mse")
+    dropped = verify_emitted(_module(tmp_path, spec, style="book", name="t.py",
+                                     mutate=[(r"\(W2\.T @ Delta2\)", "(W2 @ Delta2)")]))
+    assert _failed(dropped) == {"dE/dW^1", "dE/db^1"}, dropped.table()
+    tripled = verify_emitted(_module(tmp_path, spec, style="book", name="d.py",
+                                     mutate=[(r"(Delta2 = output_delta\(Y2, A2, Z, )", r"\g<1>3 * ")]))
+    assert _failed(tripled) == {"dE/dW^2", "dE/db^2", "dE/dW^1", "dE/db^1"}, tripled.table()
+    wrong = verify_emitted(_module(tmp_path, spec, style="book", name="e.py",
+                                   mutate=[(r"numpy\.square\(a - z,", "numpy.square(1.001 * a - z,")]))
+    assert _failed(wrong) == {"E"}, wrong.table()
 
 
 def test_a_derivative_wrong_only_far_from_zero_is_caught(tmp_path):
@@ -248,11 +267,13 @@ def test_a_module_whose_spec_no_file_holds_is_emitted_and_checked_with_the_spec_
 
 
 # -- the command line ----------------------------------------------------------------------------------------
-def test_cli_passes_a_fresh_module_and_fails_a_mutated_one(tmp_path, capsys):
+@pytest.mark.parametrize("style", STYLES)
+def test_cli_passes_a_fresh_module_and_fails_a_mutated_one(tmp_path, capsys, style):
     """Status 0 when every row passes (SPEC read from the module), 1 when one fails; --json carries the rows."""
     spec = _spec("3,4,2", "relu,identity", "mse")
-    good = _module(tmp_path, spec, name="good.py")
-    bad = _module(tmp_path, spec, name="bad.py", mutate=[(r"numpy\.square\(a - z,", "numpy.square(1.001 * a - z,")])
+    good = _module(tmp_path, spec, name="good.py", style=style)
+    bad = _module(tmp_path, spec, name="bad.py", mutate=[(r"numpy\.square\(a - z,", "numpy.square(1.001 * a - z,")],
+                  style=style)
     assert main(["verify", "--emitted", str(good)]) == 0
     assert "high-precision vs emitted float64" in capsys.readouterr().out
     assert main(["verify", "--emitted", str(bad), "--json"]) == 1

@@ -20,12 +20,15 @@ from pathlib import Path
 import numpy as np
 import sympy as sp
 
-from symbackprop.support import files
 from symbackprop.engine.activations import KNOWN, get_activation
-from symbackprop.errors import SymbackpropError
 from symbackprop.engine.symbols import Y
+from symbackprop.errors import SymbackpropError
+from symbackprop.support import files
 
 INSTALL_HINT = 'pip install "symbackprop[plot]"  (or: pip install matplotlib)'
+#: The distributions the pictures import: the ``plot`` extra installs them, and so does the README's first
+#: command (tests/test_readme.py compares that command with setup.cfg's extras).
+NEEDS = ("matplotlib",)
 FORMATS = (".png", ".svg", ".pdf")
 #: The element-wise activations drawn by :func:`activations_figure` (softmax is a vector function).
 ELEMENTWISE = tuple(n for n in KNOWN if get_activation(n).elementwise)

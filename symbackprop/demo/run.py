@@ -1,13 +1,13 @@
 """``symbackprop demo``: the book end to end in one run, everything written into one folder.
 
-Six steps, each printed as it runs (about 25 s on two cores):
+Six steps, each printed as it runs (about 15-20 s on two shared cores):
 
 1. chapter 1's games, played by the engine: a linear neuron learns, by the gradient SymPy derives,
    to turn [1, 2, 3, 4] into 3.14; a 3x4 matrix learns 3.14, 2.71 and 6.63 at once;
 2. the book's networks derived and verified layer by layer: the chapter 3 neuron (400-1 sigmoid),
    the section 4.2 two-layer network and the chapter 4 network 784-128-64-10;
 3. the LaTeX derivation of the two-layer network, and its PDF when pdflatex is installed;
-4. the chapter 3 neuron emitted as a NumPy module and trained on the book's little faces, then
+4. the chapter 3 neuron emitted as a NumPy module (the book style, :data:`EMIT_STYLE`) and trained on the book's little faces, then
    asked about the two held-out faces, as the book's listing does;
 5. XOR: a 2-layer network learns it, Rosenblatt's perceptron rule cannot;
 6. the book audit (:mod:`symbackprop.book.audit`) on one screen, with the full report written.
@@ -32,9 +32,9 @@ from pathlib import Path
 import numpy as np
 import sympy as sp
 
-from symbackprop.errors import SymbackpropError
 from symbackprop.demo.images import little_face
 from symbackprop.demo.plots import INSTALL_HINT
+from symbackprop.errors import SymbackpropError
 
 DEFAULT_FOLDER = "symbackprop-demo"
 PDFLATEX_HINT = "apt-get install texlive-latex-base texlive-latex-recommended"
@@ -50,6 +50,10 @@ NETWORKS = (  # (what the book calls it, sizes, activations, cost)
 )
 TRAIN_FACES, TEST_FACES = ("gross1", "gross2", "gross3", "thin1", "thin2", "thin3"), ("thin4", "gross4")
 XOR_X, XOR_Z = np.array([[0, 0, 1, 1], [0, 1, 0, 1]]), np.array([[0, 1, 1, 0]])
+#: The style of the modules the demo emits: "book" (the book's loop in plain NumPy, equation numbers in the
+#: comments), because the demo's modules are there to be read beside the book; its networks are tiny, so the
+#: fast style's speed would buy nothing here (`symbackprop emit` keeps "fast" as its default).
+EMIT_STYLE = "book"
 
 
 def readable(path):
@@ -94,6 +98,7 @@ class Demo:
         """Save ``draw()`` as a PNG when matplotlib is there; say how to get it otherwise."""
         from symbackprop.demo import plots
 
+        self.results.setdefault("pictures", []).append(name)  # every picture the demo draws, drawn or not
         try:
             plots.require_matplotlib()
         except SymbackpropError:
@@ -221,15 +226,17 @@ def step_latex(demo):
 def step_faces(demo):
     """Emit the chapter 3 neuron, train it on the little faces, classify the held-out faces."""
     from symbackprop.emission.codegen import emit
-    from symbackprop.support.progress import bar
     from symbackprop.engine.spec import NetworkSpec
+    from symbackprop.support.progress import bar
 
     demo.heading(4, "Chapter 3: a neuron learns the little faces")
     demo.say("The images are the book's own (github.com/aleperrod/perceptron-book, carinhas/), shipped in\n"
              "symbackprop/data/little_faces; prepared as the listing does: grey/255 > 0.7 gives 0 or 1.")
     spec = _named(NetworkSpec.from_options("400,1", "sigmoid", "mse"), "little-faces")
-    model = demo.load_module("little_faces_model.py", emit(spec), "emitted NumPy training module (400-1 sigmoid)")
-    demo.say(f"   emitted {demo.folder / 'little_faces_model.py'} (NumPy only; python it --help)")
+    model = demo.load_module("little_faces_model.py", emit(spec, style=EMIT_STYLE),
+                             "emitted NumPy training module (400-1 sigmoid), the book's loop")
+    demo.say(f"   emitted {demo.folder / 'little_faces_model.py'} (the book's loop in NumPy, equation numbers in "
+             f"its comments; python it --help)")
     X = np.column_stack([little_face(n) for n in TRAIN_FACES])
     Z = np.array([[0, 0, 0, 1, 1, 1]])  # 0 = "Gross", 1 = "Thin"
     params = model.init_params(seed=0, scale=0.01)  # W = randn * 0.01, b = 0 as in the listing
@@ -271,7 +278,7 @@ def step_xor(demo):
 
     demo.heading(5, "XOR: why the book needs more than one layer")
     spec = _named(NetworkSpec.from_options("2,4,1", "tanh,sigmoid", "bce"), "xor")
-    net = demo.load_module("xor_network.py", emit(spec), "emitted 2-4-1 tanh/sigmoid/bce module for XOR")
+    net = demo.load_module("xor_network.py", emit(spec, style=EMIT_STYLE), "emitted 2-4-1 tanh/sigmoid/bce module for XOR")
     params = net.init_params(seed=1, scale=1.0)
     history = net.train(params, XOR_X, XOR_Z, epochs=2000, lr=1.0, batch_size=4)
     P = net.predict(params, XOR_X)[0]

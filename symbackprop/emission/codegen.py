@@ -40,6 +40,10 @@ from symbackprop.engine.symbols import A, Y  # noqa: F401 -- A for the doctests
 
 SCALE = sp.Symbol("scale", real=True)  # 1/(n_L beta) for the gradient; -lr/(n_L beta) for an SGD step
 DTYPES = ("float64", "float32")
+#: The styles of the emitted module (the same API and derivation): "fast" allocates every array once and
+#: trains one example at a time through [W | b] blocks; "book" is the book's loop in plain NumPy expressions
+#: (:mod:`symbackprop.emission.book`), to read beside the book.  ``emit`` defaults to "fast".
+STYLES = ("fast", "book")
 # one example at a time, applying delta s^T to W costs two passes over W (outer product, then add) against
 # one for W s: layers with at least this many weights keep their updates pending and apply them in a batch
 DEFER_WEIGHTS = 2 ** 13
@@ -305,8 +309,12 @@ def render(name, context, path=None):
         raise SymbackpropError(f"template {str(path or name)!r} failed: {exc}") from None
 
 
-def emit(spec, dtype="float64", template=None):
-    """The source of a NumPy module training ``spec`` (see the module docstring).
+def emit(spec, dtype="float64", template=None, style="fast"):
+    """The source of a NumPy module training ``spec`` (see the module docstring), in the given ``style``.
+
+    ``style="fast"`` renders ``train_module.py.j2`` with :func:`module_context`; ``style="book"`` renders
+    ``train_module_book.py.j2`` with :func:`symbackprop.emission.book.book_context`.  Both print every
+    backward line from the same derivation's forms and offer the same functions.
 
     >>> from symbackprop.engine.spec import NetworkSpec
     >>> source = emit(NetworkSpec.from_options("2,3,1", "tanh,sigmoid", "bce"))
@@ -316,6 +324,12 @@ def emit(spec, dtype="float64", template=None):
     >>> sorted(params), params["W1"].shape, params["b2"].shape
     (['W1', 'W2', 'b1', 'b2'], (3, 2), (1, 1))
     """
+    if style == "book":
+        from symbackprop.emission.book import book_context
+
+        return render("train_module_book.py.j2", book_context(spec, dtype), template)
+    if style != "fast":
+        raise SpecError(f"style must be one of {', '.join(STYLES)}, got {style!r}")
     return render("train_module.py.j2", module_context(spec, dtype), template)
 
 
