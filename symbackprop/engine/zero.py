@@ -53,7 +53,7 @@ import time
 
 import sympy as sp
 
-#: Seconds one :func:`is_zero` may take, all strategies together (then: not proved).
+#: CPU seconds one :func:`is_zero` may take, all strategies together (then: not proved).
 SECONDS = 5.0
 
 _ODD = {sp.sign, sp.tanh, sp.sinh, sp.sin, sp.tan, sp.atan, sp.erf, sp.asinh}
@@ -66,18 +66,31 @@ class OutOfTime(Exception):
 
 @contextlib.contextmanager
 def time_limit(seconds):
-    """Raise :class:`OutOfTime` in the block after ``seconds``; yields the budget's token.
+    """Raise :class:`OutOfTime` in the block after ``seconds`` of CPU time; yields the budget's token.
 
-    The alarm is SIGALRM, so the limit applies in the main thread only (elsewhere the block runs
-    unlimited).  Limits nest: when an enclosing limit (this one's or any other SIGALRM timer, like
-    :func:`symbackprop.verification.verify.verify`'s) is due first, it is left alone to fire; otherwise it is
-    paused and re-armed, with the time spent here deducted, when the block ends.
+    The budget counts this process's CPU seconds (``ITIMER_PROF``), not the wall clock: what SymPy proves
+    within it is then the same on an idle machine and on a busy one (with wall time, a proof that takes
+    3.5 s under load ran out, and the emitter silently printed a form without its tails).  A runaway SymPy
+    step burns CPU, so it is still stopped.  The alarm is a signal, so the limit applies in the main thread
+    only (elsewhere the block runs unlimited).  Limits nest: when an enclosing limit is due first, it is left
+    alone to fire; otherwise it is paused and re-armed, with the time spent here deducted, when the block ends.
+
+    >>> import time
+    >>> with time_limit(0.05):
+    ...     time.sleep(0.1)  # waiting costs no CPU
+    >>> try:
+    ...     with time_limit(0.05):
+    ...         while True:
+    ...             pass
+    ... except OutOfTime:
+    ...     print("out of time")
+    out of time
     """
     token = object()
     if not seconds or threading.current_thread() is not threading.main_thread():
         yield token
         return
-    outer, _ = signal.getitimer(signal.ITIMER_REAL)
+    outer, _ = signal.getitimer(signal.ITIMER_PROF)
     if outer and outer <= seconds:
         yield token  # the enclosing limit fires first
         return
@@ -85,16 +98,16 @@ def time_limit(seconds):
     def alarm(signum, frame):
         raise OutOfTime(token)
 
-    started = time.monotonic()
-    previous = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    started = time.process_time()
+    previous = signal.signal(signal.SIGPROF, alarm)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
     try:
         yield token
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
         if outer:
-            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - started), 1e-3))
+            signal.setitimer(signal.ITIMER_PROF, max(outer - (time.process_time() - started), 1e-3))
 
 
 def atomize(expr, table):

@@ -77,9 +77,9 @@ def verify(derivation, method="auto", seed=0, digits=50, fd_samples=4, progress=
                 exact = [_unevaluable("exact", exc)]
             except _OutOfTime:
                 if method == "exact":
-                    raise SymbackpropError(f"the exact proof did not finish in {limit:g} s for {spec.describe()}; "
+                    raise SymbackpropError(f"the exact proof did not finish in {limit:g} CPU seconds for {spec.describe()}; "
                                            f"use --method high-precision (or auto)") from None
-                notes.append(f"the exact proof took longer than {exact_seconds:g} s; "
+                notes.append(f"the exact proof took longer than {exact_seconds:g} CPU seconds; "
                              f"verified at {digits} digits instead (use --method exact to insist)")
         if exact is not None and not all(c.passed for c in exact) and method == "auto":
             # the reduction can fail to prove a true identity (a kink inside a max of a max), never prove a
