@@ -1,0 +1,515 @@
+"""What a parsed claim means: its two sides as values of one network at one point.
+
+:class:`Meaning` walks the tree of :mod:`symbackprop.claims.grammar` and asks a
+:class:`~symbackprop.claims.points.Point` for every name: W^{l} is the point's W^l, delta^{l} the
+derivation's delta^l, \\frac{\\partial E}{\\partial W^{l}} the derivation's dE/dW^l, a'(y^{l}) the
+layer's activation derivative from the registry.  The operators are the book's: juxtaposition is the
+matrix product, \\odot the Hadamard product, \\otimes the outer product u v^T, ^T the transpose.
+A product of the wrong shapes is an :class:`IllFormed` error naming both shapes.
+
+In a *scalar* claim (no network name at all, like \\sigma'(y) = \\sigma(y)(1 - \\sigma(y))) the
+letters are real variables and the functions are the registry's activations.
+
+>>> from symbackprop.claims.grammar import parse_claim
+>>> from symbackprop.claims.points import Point
+>>> from symbackprop.engine.spec import NetworkSpec
+>>> point = Point(NetworkSpec.from_options("3,2", "sigmoid", "mse"))
+>>> eq = parse_claim(r"\\frac{\\partial E}{\\partial W^{1}} = \\delta^{1} x^{T}")[0]
+>>> m = Meaning(point)
+>>> (m.value(eq.left) - m.value(eq.right)).norm() < 1e-50
+True
+"""
+import sympy as sp
+
+from symbackprop.claims.grammar import (
+    Call,
+    Deriv,
+    Name,
+    Neg,
+    Num,
+    Script,
+    Unread,
+)
+from symbackprop.claims.points import DIGITS, LayerOutside, NotMeaningful
+from symbackprop.engine.activations import get_activation
+from symbackprop.engine.symbols import Y
+from symbackprop.errors import SymbackpropError
+
+#: names with a layer: W^{l}, b^{l}, y^{l}, a^{l}, s^{l-1}, delta^{l} and the batch forms
+LAYERED = {"W", "w", "b", "y", "a", "s", "delta", "Y", "A", "S", "Delta", "B", "n"}
+BATCH_NAMES = {"X", "Y", "A", "S", "Delta", "B", "Z", "beta"}
+NETWORK_NAMES = LAYERED | BATCH_NAMES | {"E", "x", "z", "P", "L", "eta"}
+FUNCTIONS = {"sigma": "sigmoid", "tanh": "tanh", "relu": "relu"}
+INDEX_LIMIT = 40  # index bindings checked per case
+
+
+class IllFormed(SymbackpropError):
+    """The shapes do not fit; the message names both, in the book's n_l x n_{l-1} terms."""
+
+
+class Ones:
+    """The vector of ones, \\mathbf{1}: its length is read off what it multiplies."""
+
+    def __init__(self, transposed=False):
+        self.transposed = transposed
+
+    @property
+    def T(self):
+        return Ones(not self.transposed)
+
+    def sized(self, n):
+        return sp.ones(1, n) if self.transposed else sp.ones(n, 1)
+
+
+def is_matrix(v):
+    return isinstance(v, sp.MatrixBase)
+
+
+def layer_vars(tree):
+    """The letters that stand for a layer: l in W^{l}, delta^{l+1}, n_{l}."""
+    found = set()
+    for node in tree.walk():
+        if isinstance(node, Script) and isinstance(node.base, Name) and node.base.name in LAYERED:
+            where = node.sub if node.base.name == "n" else (node.sup,)
+            for part in where or ():
+                if part is not None:
+                    found |= {n.name for n in part.walk() if isinstance(n, Name) and len(n.name) == 1
+                              and n.name not in ("L", "T")}
+    return found
+
+
+def mode(tree):
+    """'scalar' (no network name), 'batch' (a batch name: X, Y^l, Delta^l, beta, ...) or 'example'.
+
+    A layered letter without its layer (the y of \\sigma'(y)) is a real variable, not a network name.
+    """
+    nodes = list(tree.walk())
+    layered = {n.base.name for n in nodes if isinstance(n, Script) and isinstance(n.base, Name)
+               and n.base.name in LAYERED and (n.sup not in (None, Name("T")) or n.base.name == "n" and n.sub)}
+    bare = {n.name for n in nodes if isinstance(n, Name)} & (NETWORK_NAMES - LAYERED - {"eta"})
+    calls = any(isinstance(n, Call) and n.func == "a" for n in nodes)
+    if not (layered or bare or calls or any(isinstance(n, Deriv) for n in nodes)):
+        return "scalar"
+    return "batch" if (layered | bare) & BATCH_NAMES else "example"
+
+
+def check_layers(tree, meaning):
+    """Raise LayerOutside when a layer the claim names does not exist (l + 1 at l = L), before anything else."""
+    for node in tree.walk():
+        if isinstance(node, Script) and isinstance(node.base, Name) and node.base.name in LAYERED - {"n"}:
+            sup = node.sup.base if isinstance(node.sup, Script) and node.sup.sup == Name("T") else node.sup
+            if sup is None or sup == Name("T"):
+                continue
+            try:
+                l = meaning.integer(sup, "a layer")
+            except Unread:
+                continue
+            lowest = 0 if node.base.name in ("s", "S", "a", "A") else 1
+            if not lowest <= l <= meaning.point.L:
+                raise LayerOutside(f"{node.base.name}^{l}")
+
+
+class Meaning:
+    """Evaluates a claim's sides on one point; ``bindings`` hold l, i, j, ...; ``probes`` collect index ranges."""
+
+    def __init__(self, point, bindings=None, batch=False, variables=None, definitions=None):
+        self.point, self.batch = point, batch
+        self.definitions = definitions or {}  # name -> the tree a definition directive gave it
+        self.bindings = dict(bindings or {})
+        self.probes = {}  # index letter -> the sizes it indexes (unbound letters are probed with 1)
+        self.variables = variables  # scalar claims: letter -> real symbol
+
+    # -- the tree
+    def value(self, node):
+        method = getattr(self, f"_{type(node).__name__}", None)
+        if method is None:
+            raise Unread(f"cannot give a meaning to {node!r}")
+        return method(node)
+
+    def _Num(self, node):
+        return sp.Rational(node.value)
+
+    def _Name(self, node):
+        name = node.name
+        if name in self.bindings:
+            return sp.Integer(self.bindings[name])
+        if name in self.definitions:
+            return self.value(self.definitions[name])
+        if self.variables is not None:
+            if name == "ones":
+                return Ones()
+            return self.variables.setdefault(name, sp.Symbol(name, real=True))
+        p = self.point
+        if name == "ones":
+            return Ones()
+        if name == "E":
+            return p.error(self.batch)
+        if name in ("x", "z", "P", "X", "Z"):
+            return p.quantity(name, batch=self.batch or name in "XZ")
+        if name == "L":
+            return sp.Integer(p.L)
+        if name == "n":
+            return sp.Integer(p.sizes[-1])  # the book's n of a cost: the outputs
+        if name == "beta":
+            return sp.Integer(p.beta)
+        if name == "eta":
+            return sp.Rational(1, 10)
+        if name in LAYERED:
+            raise Unread(f"{name} needs its layer, like {name}^{{l}}")
+        raise Unread(f"{name!r} is not a name symbackprop knows (see docs/check.md); a directive "
+                     f"'% symbackprop: skip' passes over this equation")
+
+    def integer(self, node, what):
+        v = self.value(node)
+        if not (isinstance(v, sp.Integer) or (isinstance(v, sp.Rational) and v.q == 1)):
+            raise Unread(f"{what} must be a whole number here, got {v}")
+        return int(v)
+
+    def _Script(self, node):
+        base, sup, sub = node.base, node.sup, node.sub
+        transpose = inverse = False
+        layer = power = None
+        if sup == Name("T"):
+            transpose = True
+        elif sup == Neg(Num("1")):
+            inverse = True
+        elif isinstance(sup, Script) and sup.sup == Name("T"):
+            layer, transpose = sup.base, True
+        elif sup is not None:
+            if isinstance(base, Name) and base.name in LAYERED:
+                layer = sup
+            else:
+                power = sup
+        if node.primes:
+            raise Unread("a prime ' belongs to a function, like a'(y^{l}) or \\sigma'(y)")
+        if isinstance(base, Name) and base.name == "n" and self.variables is None:
+            l = self.integer(sub[0], "the layer of n") if sub else None
+            if l is None:
+                raise Unread("n needs its layer, like n_{l}")
+            if not 0 <= l <= self.point.L:
+                raise LayerOutside(f"n_{l}")
+            return sp.Integer(self.point.sizes[l])
+        if isinstance(base, Name) and base.name in LAYERED and self.variables is None:
+            if layer is None:
+                raise Unread(f"{base.name} needs its layer, like {base.name}^{{l}}")
+            l = self.integer(layer, f"the layer of {base.name}")
+            value = self.point.quantity(base.name, l, batch=self.batch or base.name in BATCH_NAMES)
+        else:
+            value = self.value(base)
+        if sub:
+            value = self.entry(value, sub, base)
+        if transpose:
+            value = value.T if (is_matrix(value) or isinstance(value, Ones)) else value
+        if inverse:
+            value = self.inverse(value)
+        if power is not None:
+            value = self.power(value, self.value(power))
+        return value
+
+    def entry(self, value, sub, base):
+        """v_i (a vector's entry; a matrix's row i), M_{ij}."""
+        if not is_matrix(value):
+            raise Unread(f"only vectors and matrices take indices; {base!r} is a number here")
+        rows, cols = value.shape
+        if len(sub) == 2:
+            i, j = self.index(sub[0], rows), self.index(sub[1], cols)
+            return value[i - 1, j - 1]
+        if len(sub) != 1:
+            raise Unread(f"{len(sub)} indices on {base!r}")
+        if cols == 1:
+            return value[self.index(sub[0], rows) - 1, 0]
+        if rows == 1:
+            return value[0, self.index(sub[0], cols) - 1]
+        return value[self.index(sub[0], rows) - 1, :]  # W_i: row i, neuron i
+
+    def index(self, node, size):
+        """An index's value: a bound letter, a probed free letter (range recorded), or a number."""
+        if isinstance(node, Name) and len(node.name) == 1 and node.name not in self.bindings and node.name != "L":
+            self.probes.setdefault(node.name, set()).add(size)
+            return 1
+        i = self.integer(node, "an index")
+        if not 1 <= i <= size:
+            raise IllFormed(f"index {i} is outside 1..{size}")
+        return i
+
+    def inverse(self, value):
+        if not is_matrix(value):
+            return 1 / value
+        if value.rows != value.cols:
+            raise IllFormed(f"^{{-1}} of a {self.shape_text(value)} matrix: only square matrices have inverses")
+        return value.inv()
+
+    def power(self, value, exponent):
+        if is_matrix(value):
+            if value.shape == (1, 1):
+                return value[0, 0] ** exponent
+            if value.rows == value.cols and exponent.is_Integer:
+                return value ** exponent
+            raise IllFormed(f"a power of a {self.shape_text(value)} matrix")
+        return value ** exponent
+
+    def _Neg(self, node):
+        return -self.value(node.arg)
+
+    def _Add(self, node):
+        return self.combine(node, lambda a, b: a + b, "+")
+
+    def _Sub(self, node):
+        return self.combine(node, lambda a, b: a - b, "-")
+
+    def _Hadamard(self, node):
+        return self.combine(node, lambda a, b: a.multiply_elementwise(b) if is_matrix(a) else a * b, r"\odot")
+
+    def combine(self, node, op, symbol):
+        a, b = self.value(node.left), self.value(node.right)
+        a, b = self.fit(a, b), self.fit(b, a)
+        if is_matrix(a) and is_matrix(b):
+            if a.shape != b.shape:
+                if a.shape == (1, 1) or b.shape == (1, 1):
+                    a, b = (a[0, 0] if a.shape == (1, 1) else a), (b[0, 0] if b.shape == (1, 1) else b)
+                    if symbol == r"\odot":
+                        return a * b
+                    raise IllFormed(f"{self.shape_text(a)} {symbol} {self.shape_text(b)}: a number and a matrix")
+                raise IllFormed(f"{self.shape_text(a)} {symbol} {self.shape_text(b)}: the shapes differ")
+            return op(a, b)
+        if is_matrix(a) != is_matrix(b):
+            if symbol == r"\odot":
+                return a * b
+            m = a if is_matrix(a) else b
+            if m.shape == (1, 1):
+                return op(a[0, 0] if is_matrix(a) else a, b[0, 0] if is_matrix(b) else b)
+            raise IllFormed(f"{self.shape_text(a)} {symbol} {self.shape_text(b)}: a number and a matrix")
+        return op(a, b)
+
+    def fit(self, v, other):
+        """The vector of ones sized like the other operand."""
+        if isinstance(v, Ones):
+            if not is_matrix(other):
+                raise Unread("cannot tell the length of the vector of ones here")
+            return sp.ones(*other.shape)
+        return v
+
+    def _Mul(self, node):
+        return self.multiply(self.value(node.left), self.value(node.right))
+
+    def multiply(self, a, b):
+        if isinstance(a, Ones):
+            a = a.sized(b.rows if a.transposed else 1) if is_matrix(b) else a
+        if isinstance(b, Ones):
+            b = b.sized(a.cols if not b.transposed else 1) if is_matrix(a) else b
+        if isinstance(a, Ones) or isinstance(b, Ones):
+            raise Unread("cannot tell the length of the vector of ones here")
+        from symbackprop.engine.jacobians import ColumnOfMatrices
+
+        if isinstance(b, ColumnOfMatrices):
+            if not is_matrix(a) or a.shape != (1, b.n):
+                raise IllFormed(f"{self.shape_text(a)} times the column of {b.n} matrices dy/dW: a 1 x {b.n} row "
+                                f"multiplies it (eq. 18)")
+            return a * b
+        if isinstance(a, ColumnOfMatrices):
+            raise IllFormed("the column of matrices dy/dW stands on the right of a row (eq. 18)")
+        if is_matrix(a) and is_matrix(b):
+            if a.cols != b.rows:
+                if a.shape == (1, 1) or b.shape == (1, 1):
+                    return a[0, 0] * b if a.shape == (1, 1) else a * b[0, 0]
+                raise IllFormed(f"the product {self.shape_text(a)} times {self.shape_text(b)}: "
+                                f"{a.cols} columns against {b.rows} rows")
+            return a * b
+        return a * b
+
+    def _Div(self, node):
+        a, b = self.value(node.left), self.value(node.right)
+        if is_matrix(b):
+            if b.shape != (1, 1):
+                raise IllFormed(f"division by a {self.shape_text(b)} matrix")
+            b = b[0, 0]
+        if b == 0:
+            raise NotMeaningful("a division by 0")
+        return a / b
+
+    def _Outer(self, node):
+        a, b = self.value(node.left), self.value(node.right)
+        if not (is_matrix(a) and is_matrix(b) and a.cols == 1 and b.cols == 1):
+            raise IllFormed(f"u \\otimes v is the outer product u v^T of two columns; got "
+                            f"{self.shape_text(a)} and {self.shape_text(b)}")
+        return a * b.T
+
+    def _Sum(self, node):
+        lo = self.integer(node.lo, "the sum's start") if node.lo is not None else 1
+        if node.hi is not None:
+            hi = self.integer(node.hi, "the sum's end")
+        else:  # \sum_j: the range of j, read off what it indexes
+            probe = Meaning(self.point, self.bindings, self.batch, self.variables, self.definitions)
+            probe.value(node.body)
+            sizes = probe.probes.get(node.var)
+            if not sizes or len(sizes) != 1:
+                raise Unread(f"cannot tell the range of \\sum_{{{node.var}}}; write \\sum_{{{node.var}=1}}^{{n}}")
+            hi = sizes.pop()
+        total = sp.Integer(0)
+        saved = self.bindings.get(node.var)
+        for k in range(lo, hi + 1):
+            self.bindings[node.var] = k
+            term = self.value(node.body)
+            total = term if k == lo else self.combine_values(total, term)
+        if saved is None:
+            self.bindings.pop(node.var, None)
+        else:
+            self.bindings[node.var] = saved
+        return total
+
+    def combine_values(self, a, b):
+        if is_matrix(a) and is_matrix(b) and a.shape != b.shape:
+            raise IllFormed(f"the terms of a sum differ in shape: {self.shape_text(a)} and {self.shape_text(b)}")
+        return a + b
+
+    # -- derivatives: the derivation's
+    def _Deriv(self, node):
+        if self.variables is not None:
+            raise Unread("a derivative in a claim without network names: write a'(y) or \\sigma'(y)")
+        num, den = self.quantity_of(node.num), self.quantity_of(node.den)
+        p = self.point
+        known = {
+            ("E", "W"): lambda l: p.gradient("W", l, self.batch),
+            ("E", "w"): lambda l: p.gradient("W", l, self.batch),
+            ("E", "b"): lambda l: p.gradient("b", l, self.batch),
+            ("E", "y"): p.dE_dy, ("E", "a"): p.dE_da, ("E", "s"): p.dE_da,
+            ("a", "y"): p.da_dy, ("y", "W"): p.dy_dW, ("y", "b"): p.dy_db,
+        }
+        key = (num[0], den[0])
+        if key == ("E", "P"):
+            key, den = ("E", "a"), ("a", sp.Integer(p.L), den[2])
+        if key in (("y", "a"), ("y", "s")):
+            if num[1] != den[1] + 1:
+                raise NotMeaningful("dy^{k}/da^{l} is W^{l+1} only for k = l + 1 (eq. 41); otherwise a chain")
+            value = p.dy_ds(int(num[1]))
+        elif key in known:
+            if key not in (("a", "y"), ("y", "W"), ("y", "b")) or num[1] == den[1]:
+                value = known[key](int(den[1]))
+            else:
+                raise NotMeaningful(f"d{num[0]}^{num[1]}/d{den[0]}^{den[1]} across layers is a chain of products")
+            if key in (("a", "y"), ("y", "W"), ("y", "b")) and self.batch:
+                raise Unread("per-layer Jacobians are for one example; a batch claim uses dE/dW^l")
+        else:
+            raise Unread(f"the engine derives no d{num[0]}/d{den[0]}; it knows dE/dW^l, dE/db^l, dE/dy^l, dE/da^l, "
+                         f"da^l/dy^l, dy^l/dW^l, dy^l/db^l, dy^(l+1)/da^l, and their entries")
+        if key[1] == "s" and num[0] == "E" and den[1] == 0:
+            raise LayerOutside("dE/ds^0")
+        indices = num[2] + den[2]
+        if indices:
+            if not is_matrix(value):
+                raise Unread("the entries of dy/dW are not read")
+            if key[0] == "E" and key[1] in ("y", "a", "s"):
+                value = value.T  # dE/dy_i: entry i of the row
+            value = self.entry(value, indices, node)
+        return value
+
+    def quantity_of(self, node):
+        """(name, layer, indices) of a quantity under \\partial: E, W^{l}, w^{l}_{ij}, y^{l}_{i}, ..."""
+        if isinstance(node, Name):
+            if node.name in ("E", "P"):
+                return node.name, None, ()
+            if node.name == "x":
+                return "s", sp.Integer(0), ()
+        if isinstance(node, Script) and isinstance(node.base, Name) and node.base.name in LAYERED | {"P"}:
+            if node.sup is None or node.sup == Name("T"):
+                raise Unread(f"{node.base.name} under \\partial needs its layer")
+            l = self.integer(node.sup, f"the layer of {node.base.name}")
+            if l < 0 or l > self.point.L:
+                raise LayerOutside(f"{node.base.name}^{l}")
+            name = {"w": "W", "delta": "delta"}.get(node.base.name, node.base.name)
+            if node.base.name == "w" and not node.sub:
+                raise Unread("w^{l} needs its indices w^{l}_{ij}")
+            return name, sp.Integer(l), tuple(node.sub or ())
+        raise Unread(f"cannot differentiate with {node!r} under \\partial; write E, W^{{l}}, b^{{l}}, y^{{l}}, "
+                     f"a^{{l}} or an entry like w^{{l}}_{{ij}}")
+
+    # -- functions
+    def _Call(self, node):
+        if node.func == "a":
+            value = self.layer_activation(node)
+        else:
+            args = [self.value(a) for a in node.args]
+            value = self.function(node.func, args, node.primes)
+        if node.power is not None:
+            value = self.power(value, self.value(node.power)) if not is_matrix(value) else \
+                value.applyfunc(lambda v: v ** self.value(node.power))
+        return value
+
+    def function(self, func, args, primes):
+        if func in ("max", "min"):
+            if primes:
+                raise Unread(f"\\{func}' is not read; write the derivative of the activation it defines")
+            if len(args) != 2:
+                raise Unread(f"\\{func} takes two arguments here")
+            f = sp.Max if func == "max" else sp.Min
+            return self.elementwise(lambda u, v: f(u, v), *args)
+        if len(args) != 1:
+            raise Unread(f"{func} takes one argument")
+        (arg,) = args
+        if func == "diag":
+            if not (is_matrix(arg) and 1 in arg.shape):
+                raise IllFormed(f"diag takes a vector; got {self.shape_text(arg)}")
+            return sp.diag(*list(arg))
+        if func == "softmax":
+            act = get_activation("softmax")
+            if primes:
+                raise Unread("softmax' is a full Jacobian: write \\frac{\\partial a^{L}}{\\partial y^{L}}")
+            return self.apply_vector(act, arg)
+        if func in ("exp", "log", "sign") and not primes:
+            f = {"exp": sp.exp, "log": sp.log, "sign": sp.sign}[func]
+            return self.elementwise(f, arg)
+        if func in FUNCTIONS:
+            act = get_activation(FUNCTIONS[func])
+            formula = act.derivative if primes == 1 else act.formula if not primes else None
+            if formula is None:
+                raise Unread("only first derivatives of activations are read")
+            return self.elementwise(lambda u: formula.xreplace({Y: u}), arg)
+        raise Unread(f"{func}{chr(39) * primes} is not a function symbackprop reads")
+
+    def layer_activation(self, node):
+        """a(y^{l}) and a'(y^{l}): the network's activation of layer l (read off the argument)."""
+        if self.variables is not None:
+            raise Unread("a(y) names the network's activation: give the layer, a(y^{l}), or write \\sigma(y)")
+        (arg,) = node.args if len(node.args) == 1 else (None,)
+        if not (isinstance(arg, Script) and isinstance(arg.base, Name) and arg.base.name in ("y", "Y")
+                and arg.sup is not None):
+            raise Unread("a(...) and a'(...) take the linearity of a layer: a(y^{l}), a'(y^{l})")
+        l = self.integer(arg.sup, "the layer of y")
+        act = self.point.activation(l)
+        value = self.value(arg)
+        if node.primes == 0:
+            return self.apply_vector(act, value) if not act.elementwise else \
+                self.elementwise(lambda u: act.formula.xreplace({Y: u}), value)
+        if node.primes > 1:
+            raise Unread("only a'(y) is read, not higher derivatives")
+        if not act.elementwise:
+            raise NotMeaningful(f"a'(y^{l}) does not exist for the softmax layer {l}: its Jacobian is full "
+                                f"(write \\frac{{\\partial a^{{{l}}}}}{{\\partial y^{{{l}}}}})")
+        return self.elementwise(lambda u: act.derivative.xreplace({Y: u}), value)
+
+    def apply_vector(self, act, value):
+        if not is_matrix(value):
+            raise IllFormed("softmax takes a vector")
+        cols = [act(list(value[:, c])) for c in range(value.cols)]
+        return sp.Matrix(value.rows, value.cols, lambda i, c: cols[c][i])
+
+    def elementwise(self, f, *args):
+        shapes = {a.shape for a in args if is_matrix(a)}
+        if len(shapes) > 1:
+            raise IllFormed(f"an element-wise function of shapes {sorted(shapes)}")
+        if not shapes:
+            out = f(*args)
+            return out.evalf(DIGITS) if self.variables is None and out.is_number else out
+        rows, cols = shapes.pop()
+        pick = [(lambda i, j, a=a: a[i, j]) if is_matrix(a) else (lambda i, j, a=a: a) for a in args]
+        return sp.Matrix(rows, cols, lambda i, j: f(*[p(i, j) for p in pick]))
+
+    # -- shapes in the book's terms
+    def shape_text(self, v):
+        if isinstance(v, Ones):
+            return "1 x 1"
+        if not is_matrix(v):
+            return "a number"
+        names = self.point.dimension_names(self.batch) if self.point is not None else {}
+        return " x ".join(names.get(d, str(d)) if d != 1 else "1" for d in v.shape) + \
+            f" ({v.rows} x {v.cols})"
