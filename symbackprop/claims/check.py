@@ -58,10 +58,13 @@ def check_text(text, *, kind="tex", spec=None, seed=0, progress=None):
             continue
         for line, claim in item.rows:
             if "skip" in pending:
-                results.append(ClaimResult(line, claim, SKIPPED, "a directive asked to skip this equation"))
-                continue
-            results.extend(check_claim(claim, line, points, definitions, "definition" in pending))
-            used |= {n for r in results[-1:] for n in r.networks}
+                found = [ClaimResult(line, claim, SKIPPED, "a directive asked to skip this equation")]
+            else:
+                found = check_claim(claim, line, points, definitions, "definition" in pending)
+            for r in found:
+                r.end = item.end
+                used |= set(r.networks)
+            results.extend(found)
         pending.clear()
         done += 1
         if progress:

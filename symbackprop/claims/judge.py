@@ -62,9 +62,12 @@ class ClaimResult:
     column: int | None = None  # unread: where in the claim
     networks: list = field(default_factory=list)
     definition: bool = False
+    end: int | None = field(default=None, repr=False)  # offset in the document after the claim's display
 
     def to_dict(self):
-        return asdict(self)
+        row = asdict(self)
+        row.pop("end")
+        return row
 
     @property
     def failed(self):
@@ -122,7 +125,7 @@ def judge(eq, points, definitions=None):
         return {"verdict": HOLDS, "method": "high precision",
                 "evidence": f"both sides agree to {DIGITS - 15}+ digits on every case: {cases}, each at a random "
                             f"rational point, every free index", "networks": networks}
-    counter = _counterexample(eq, *bad[0])
+    counter = _counterexample(eq, *bad[0], batch=kind == "batch")
     condition = _condition(good, bad)
     if condition:
         return {"verdict": CONDITIONAL, "condition": condition, "networks": networks,
@@ -201,11 +204,11 @@ def _short(v):
         rows = ["[" + ", ".join(_short(x) for x in v.row(i)) + "]" for i in range(v.rows)]
         return "[" + ", ".join(rows) + "]" if v.rows > 1 else rows[0]
     v = sp.N(v, 8)
-    return str(float(v)) if v.is_real else str(v)
+    return str(v) if v.is_number else sp.sstr(v)
 
 
-def _counterexample(eq, point, bindings, outcome):
-    where = {"network": point.describe(), "point": point.point_text(),
+def _counterexample(eq, point, bindings, outcome, batch=False):
+    where = {"network": point.describe(), "point": point.point_text(batch),
              "bindings": {k: int(v) for k, v in outcome.get("bindings", bindings).items()}}
     if "message" in outcome:
         where["message"] = outcome["message"]

@@ -69,11 +69,13 @@ class Point:
             text += f" (batch claims: beta = {self.beta})"
         return text + (", targets summing to 1" if self.targets_sum_to_one else "")
 
-    def point_text(self):
-        """The point, exactly: W^l, b^l, x (the first example) and z."""
+    def point_text(self, batch=False):
+        """The point, exactly: W^l, b^l, and x and z (one example) or X and Z (the batch)."""
         def show(m):
             return "[" + "; ".join(", ".join(str(v) for v in m.row(i)) for i in range(m.rows)) + "]"
         parts = [f"W^{l} = {show(self.W[l])}, b^{l} = {show(self.b[l].T)}^T" for l in range(1, self.L + 1)]
+        if batch:
+            return "; ".join(parts + [f"X = {show(self.X)}", f"Z = {show(self.Z)}"])
         return "; ".join(parts + [f"x = {show(self.X[:, 0].T)}^T", f"z = {show(self.Z[:, 0].T)}^T"])
 
     # -- the forward pass and the backward forms, for the batch and for one example -------------------
