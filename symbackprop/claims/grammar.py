@@ -249,7 +249,7 @@ class Parser:
                 return node
 
     def starts_atom(self, tok):
-        if tok is None or tok in ("=", "+", "-", ")", "]", "}", ",", "^", "_", "'", "&", "|"):
+        if tok is None or tok in ("=", "+", "-", ")", "]", "}", r"\}", ",", "^", "_", "'", "&", "|"):
             return False
         return not (tok in OPERATORS or tok in PRODUCTS or tok == r"\\")
 
@@ -353,9 +353,9 @@ class Parser:
             if tok == "a" and self.peek() in ("(", "'"):
                 return self.call("a")
             return Name(tok)
-        if tok in ("(", "["):
+        if tok in ("(", "[", r"\{"):
             node = self.side()
-            self.take(")" if tok == "(" else "]")
+            self.take({"(": ")", "[": "]"}.get(tok, r"\}"))
             return node
         if tok == "{":
             node = self.side()
@@ -412,8 +412,8 @@ class Parser:
                     primes += 1
                 else:
                     power = sup
-        if self.peek() in ("(", "["):
-            close = ")" if self.take() == "(" else "]"
+        if self.peek() in ("(", "[", r"\{"):
+            close = {"(": ")", "[": "]", r"\{": r"\}"}[self.take()]
             args = [self.side()]
             while self.peek() == ",":
                 self.take()

@@ -37,12 +37,12 @@ SCALAR_SECONDS = 3.0  # the exact decision of one scalar identity
 
 #: The fixed panel: element-wise and softmax layers, every cost, a batch, targets summing to 1 or not.
 PANEL = (
-    (("5,4,3,2", "sigmoid,tanh,sigmoid", "mse", None), False),
+    (("2,5,4,3", "sigmoid,tanh,sigmoid", "mse", None), False),
     (("3,4,3", "tanh,softmax", "cross_entropy", None), True),
     (("3,4,3", "tanh,softmax", "cross_entropy", None), False),
     (("2,3,1", "relu,sigmoid", "bce", None), False),
     (("3,2,2", "softplus,tanh", "mae", None), False),
-    (("4,3,2", "tanh,sigmoid", "mse", 5), False),
+    (("4,2,3", "tanh,sigmoid", "mse", 5), False),
     (("2,2,1", "tanh,sigmoid", "mse", None), False),
 )
 
@@ -281,7 +281,7 @@ def judge_scalar(eq, definitions=None):
     if is_matrix(left) or is_matrix(right):
         raise Unread("a scalar identity with matrices: name the network's quantities (W^{l}, y^{l}, ...)")
     difference = sp.sympify(left - right)
-    symbols = sorted(difference.free_symbols, key=str)
+    symbols = sorted(sp.sympify(left).free_symbols | sp.sympify(right).free_symbols, key=str)
     split = symbols[0] if len(symbols) == 1 else None
     for values in itertools.product(SCALAR_POINTS, repeat=len(symbols)):
         at = dict(zip(symbols, values))

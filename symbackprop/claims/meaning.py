@@ -90,7 +90,8 @@ def mode(tree):
     calls = any(isinstance(n, Call) and n.func == "a" for n in nodes)
     if not (layered or bare or calls or any(isinstance(n, Deriv) for n in nodes)):
         return "scalar"
-    return "batch" if (layered | bare) & BATCH_NAMES else "example"
+    per_example = any(isinstance(n, Script) and n.base == Name("E") and n.sub for n in nodes)  # E_j
+    return "batch" if (layered | bare) & BATCH_NAMES or per_example else "example"
 
 
 def check_layers(tree, meaning):
@@ -116,6 +117,7 @@ class Meaning:
         self.point, self.batch = point, batch
         self.definitions = definitions or {}  # name -> the tree a definition directive gave it
         self.bindings = dict(bindings or {})
+        self.example = None  # E_j under \partial: the example j - 1 whose gradient is asked
         self.probes = {}  # index letter -> the sizes it indexes (unbound letters are probed with 1)
         self.variables = variables  # scalar claims: letter -> real symbol
 
@@ -138,6 +140,8 @@ class Meaning:
         if self.variables is not None:
             if name == "ones":
                 return Ones()
+            if name == "e":
+                return sp.E
             return self.variables.setdefault(name, sp.Symbol(name, real=True))
         p = self.point
         if name == "ones":
@@ -154,6 +158,8 @@ class Meaning:
             return sp.Integer(p.beta)
         if name == "eta":
             return sp.Rational(1, 10)
+        if name == "e":
+            return sp.E
         if name in LAYERED:
             raise Unread(f"{name} needs its layer, like {name}^{{l}}")
         raise Unread(f"{name!r} is not a name symbackprop knows (see docs/check.md); a directive "
@@ -189,6 +195,11 @@ class Meaning:
             if not 0 <= l <= self.point.L:
                 raise LayerOutside(f"n_{l}")
             return sp.Integer(self.point.sizes[l])
+        if base == Name("E") and sub and len(sub) == 1 and self.variables is None:  # E_j: example j's error
+            return self.point.error(example=self.index(sub[0], self.point.beta) - 1)
+        if base == Name("delta") and layer is None and sub and len(sub) == 2:  # Kronecker's delta_{ij}
+            i, j = (self.index(s, None) for s in sub)
+            return sp.Integer(1 if i == j else 0)
         if isinstance(base, Name) and base.name in LAYERED and self.variables is None:
             if layer is None:
                 raise Unread(f"{base.name} needs its layer, like {base.name}^{{l}}")
@@ -225,10 +236,11 @@ class Meaning:
     def index(self, node, size):
         """An index's value: a bound letter, a probed free letter (range recorded), or a number."""
         if isinstance(node, Name) and len(node.name) == 1 and node.name not in self.bindings and node.name != "L":
-            self.probes.setdefault(node.name, set()).add(size)
+            if size is not None:
+                self.probes.setdefault(node.name, set()).add(size)
             return 1
         i = self.integer(node, "an index")
-        if not 1 <= i <= size:
+        if size is not None and not 1 <= i <= size:
             raise IllFormed(f"index {i} is outside 1..{size}")
         return i
 
@@ -278,7 +290,9 @@ class Meaning:
             m = a if is_matrix(a) else b
             if m.shape == (1, 1):
                 return op(a[0, 0] if is_matrix(a) else a, b[0, 0] if is_matrix(b) else b)
-            raise IllFormed(f"{self.shape_text(a)} {symbol} {self.shape_text(b)}: a number and a matrix")
+            # a number and a vector or matrix: entry by entry, as the book writes 1 - a
+            a = a if is_matrix(a) else sp.Matrix(*m.shape, lambda i, j: a)
+            b = b if is_matrix(b) else sp.Matrix(*m.shape, lambda i, j: b)
         return op(a, b)
 
     def fit(self, v, other):
@@ -295,8 +309,11 @@ class Meaning:
     def multiply(self, a, b):
         if isinstance(a, Ones):
             a = a.sized(b.rows if a.transposed else 1) if is_matrix(b) else a
-        if isinstance(b, Ones):
-            b = b.sized(a.cols if not b.transposed else 1) if is_matrix(a) else b
+        if isinstance(b, Ones) and is_matrix(a):
+            if not b.transposed:
+                b = b.sized(a.cols)
+            elif a.cols == 1 and self.batch:  # b 1^T: beta copies of the column (eq. 81)
+                b = b.sized(self.point.beta)
         if isinstance(a, Ones) or isinstance(b, Ones):
             raise Unread("cannot tell the length of the vector of ones here")
         from symbackprop.engine.jacobians import ColumnOfMatrices
@@ -366,12 +383,14 @@ class Meaning:
     def _Deriv(self, node):
         if self.variables is not None:
             raise Unread("a derivative in a claim without network names: write a'(y) or \\sigma'(y)")
-        num, den = self.quantity_of(node.num), self.quantity_of(node.den)
         p = self.point
+        self.example = None
+        num, den = self.quantity_of(node.num), self.quantity_of(node.den)
+        batch = self.batch and self.example is None
         known = {
-            ("E", "W"): lambda l: p.gradient("W", l, self.batch),
-            ("E", "w"): lambda l: p.gradient("W", l, self.batch),
-            ("E", "b"): lambda l: p.gradient("b", l, self.batch),
+            ("E", "W"): lambda l: p.gradient("W", l, batch, self.example),
+            ("E", "w"): lambda l: p.gradient("W", l, batch, self.example),
+            ("E", "b"): lambda l: p.gradient("b", l, batch, self.example),
             ("E", "y"): p.dE_dy, ("E", "a"): p.dE_da, ("E", "s"): p.dE_da,
             ("a", "y"): p.da_dy, ("y", "W"): p.dy_dW, ("y", "b"): p.dy_db,
         }
@@ -405,6 +424,10 @@ class Meaning:
 
     def quantity_of(self, node):
         """(name, layer, indices) of a quantity under \\partial: E, W^{l}, w^{l}_{ij}, y^{l}_{i}, ..."""
+        if isinstance(node, Script) and node.base == Name("E") and node.sub and len(node.sub) == 1 and \
+                node.sup is None:  # E_j, the error of example j of the batch
+            self.example = self.index(node.sub[0], self.point.beta) - 1
+            return "E", None, ()
         if isinstance(node, Name):
             if node.name in ("E", "P"):
                 return node.name, None, ()

@@ -62,6 +62,7 @@ class Point:
         if targets_sum_to_one:
             Z = sp.Matrix(Z.rows, Z.cols, lambda i, j: Z[i, j] / sum(Z[:, j]))
         self.Z = Z
+        self._examples = {}
 
     def describe(self):
         text = self.spec.describe()
@@ -113,8 +114,14 @@ class Point:
 
     @cached_property
     def one(self):
-        Y, A = self._forward(self.X[:, 0])
-        return self._backward(Y, A, self.Z[:, 0])
+        return self.example(0)
+
+    def example(self, j):
+        """The forward and backward pass of example j of the batch alone (beta = 1)."""
+        if j not in self._examples:
+            Y, A = self._forward(self.X[:, j])
+            self._examples[j] = self._backward(Y, A, self.Z[:, j])
+        return self._examples[j]
 
     # -- what names mean ---------------------------------------------------------------------------
     def layer(self, l, lowest=1, what="W"):
@@ -148,16 +155,16 @@ class Point:
             return v["A"][self.L]
         raise KeyError(name)
 
-    def error(self, batch=False):
-        """E from the engine's cost (eq. 49); for a batch the mean over its examples (eq. 86)."""
-        v = self.batch if batch else self.one
+    def error(self, batch=False, example=None):
+        """E from the engine's cost (eq. 49); for a batch the mean over its examples (eq. 86); E_j of example j."""
+        v = self.batch if batch and example is None else self.example(example or 0)
         A, Z = v["A"][self.L], v["values"][v["M"].Z]
         cost = self.network.cost
         return sp.Add(*[cost(list(A[:, c]), list(Z[:, c])) for c in range(A.cols)]).evalf(DIGITS) / A.cols
 
-    def gradient(self, name, l, batch=False):
-        """dE/dW^l or dE/db^l, shaped like the parameter (eq. 20-21, 66-68, 87-90)."""
-        v = self.batch if batch else self.one
+    def gradient(self, name, l, batch=False, example=None):
+        """dE/dW^l or dE/db^l, shaped like the parameter (eq. 20-21, 66-68, 87-90); dE_j/dW^l of example j."""
+        v = self.batch if batch and example is None else self.example(example or 0)
         return v["dW" if name in ("W", "w") else "db"][self.layer(l, what=name)]
 
     def dE_dy(self, l):
