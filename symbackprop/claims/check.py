@@ -51,7 +51,6 @@ def check_text(text, *, kind="tex", spec=None, seed=0, progress=None):
         if what == "directive":
             if item.keys:
                 points = _directive_points(item, seed, notes)
-                used |= {p.describe() for p in points}
             if "panel" in item.words:
                 points = spec_points(spec, seed) if spec else panel_points(seed)
             pending |= set(item.words) - {"panel"}
