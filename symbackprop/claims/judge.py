@@ -237,6 +237,13 @@ def _corrected(eq, point, outcome):
                     and node.den.base in (Name("W"), Name("b")) and not node.den.sub:
                 l = m.integer(node.den.sup, "layer")
                 text = form_latex(point.derivation[l].gradient_forms[0 if node.den.base == Name("W") else 1])
+            elif isinstance(node, Deriv) and node.num == Name("E") and isinstance(node.den, Script) \
+                    and node.den.base == Name("a") and m.integer(node.den.sup, "layer") == point.L:
+                from symbackprop.engine.simplify import N
+
+                cost = point.network.cost  # dE/da_i = e'(a_i, z_i) / n, the cost's derived derivative
+                text = rf"\frac{{\partial E}}{{\partial a_i}} = {sp.latex(cost.derivative / N)}" + \
+                    r" \text{ at } a = a^{L}_{i},\ z = z_{i}"
             elif isinstance(node, Deriv) or isinstance(node, Script) and node.base in (Name("delta"), Name("Delta")):
                 text = None
             else:
