@@ -172,3 +172,18 @@ def test_docs_check_md_shows_the_parse_of_each_example():
     for row in rows:
         latex, tree = (cell.strip().strip("`").replace("\\|", "|") for cell in row.strip("|").split("|")[:2])
         assert repr(parse_claim(latex)) == tree, latex
+
+
+def test_words_after_an_equation_are_cut_off_and_said_so():
+    # "\quad \text{for } l < L" is prose: the equation before it is checked, and the evidence says what was cut
+    (r,) = check_text("\\[ \\delta^{l} = a'(y^{l}) \\odot (W^{l+1})^{T} \\delta^{l+1}, \\quad \\text{for } l < L. \\]")
+    assert r.verdict == "holds" and "were not read" in r.evidence and "for } l < L" in r.evidence
+
+
+def test_one_layer_networks_read_names_without_a_layer():
+    # book ch. 3: with one layer, W, b, y, a, delta are layer 1's (dE/dW = delta x^T, eq. 17 reduced)
+    doc = ("% symbackprop: layers=4,3 activations=sigmoid loss=mse\n"
+           "\\[ y = W x + b \\]\n\\[ \\frac{\\partial E}{\\partial W} = \\delta x^{T} \\]\n"
+           "\\[ \\frac{\\partial a}{\\partial y} = \\operatorname{diag}(a'(y)) \\]\n"
+           "\\[ \\frac{\\partial E}{\\partial W} = x \\delta^{T} \\]\n")
+    assert [r.verdict for r in check_text(doc)] == ["holds", "holds", "holds", "ill-formed"]

@@ -6,12 +6,17 @@
 >>> check_text("$$ \\\\tanh'(y) = 1 - \\\\tanh(y) $$", kind="md")[0].verdict
 'fails'
 """
+import re
+
 from symbackprop.claims import extract
 from symbackprop.claims.grammar import Name, Unread, parse_claim
 from symbackprop.claims.judge import DEFINED, SKIPPED, UNREAD, ClaimResult, judge, panel_points, spec_points
 from symbackprop.claims.meaning import NETWORK_NAMES, IllFormed
 from symbackprop.engine.spec import NetworkSpec
 from symbackprop.errors import SymbackpropError
+
+#: words after an equation, like "\quad \text{for } l < L": cut off, and said so in the evidence
+_TRAILING_TEXT = re.compile(r"(?:\\q?quad|\\[,;:]|,|~|\s)*\\(?:text|mbox|textrm)\{.*$")
 
 
 class Report(list):
@@ -107,8 +112,10 @@ def check_claim(text, line, points, definitions=None, definition=False):
     """The verdicts of one displayed row (a chain A = B = C gives two)."""
     if not points:
         return [ClaimResult(line, text, UNREAD, "no network to check against: the directive before it was refused")]
+    words = _TRAILING_TEXT.search(text)
+    claim = text[:words.start()] if words else text
     try:
-        equations = parse_claim(text)
+        equations = parse_claim(claim)
     except Unread as exc:
         return [ClaimResult(line, text, UNREAD, f"unread: {exc}", column=exc.column)]
     out = []
@@ -127,8 +134,11 @@ def check_claim(text, line, points, definitions=None, definition=False):
             found = {"verdict": "ill-formed", "evidence": str(exc)}
         except (ArithmeticError, ValueError, TypeError) as exc:
             found = {"verdict": UNREAD, "evidence": f"could not be evaluated: {type(exc).__name__}: {exc}"}
-        out.append(ClaimResult(line, text if len(equations) == 1 else _part(eq, text, len(out)), definition=definition,
-                               **found))
+        if words:
+            found["evidence"] = (f"the words after the equation ({words.group().strip()}) were not read; "
+                                 f"{found.get('evidence', '')}")
+        out.append(ClaimResult(line, text if len(equations) == 1 else _part(eq, claim, len(out)),
+                               definition=definition, **found))
     return out
 
 

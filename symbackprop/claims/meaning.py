@@ -160,6 +160,8 @@ class Meaning:
             return sp.Rational(1, 10)
         if name == "e":
             return sp.E
+        if name in LAYERED and name != "n" and p.L == 1:  # one layer: W is W^1 (book ch. 3)
+            return self._Script(Script(node, sup=Num("1")))
         if name in LAYERED:
             raise Unread(f"{name} needs its layer, like {name}^{{l}}")
         raise Unread(f"{name!r} is not a name symbackprop knows (see docs/check.md); a directive "
@@ -201,6 +203,8 @@ class Meaning:
             i, j = (self.index(s, None) for s in sub)
             return sp.Integer(1 if i == j else 0)
         if isinstance(base, Name) and base.name in LAYERED and self.variables is None:
+            if layer is None and self.point.L == 1:  # one layer: W, b, y, a, delta are layer 1's (book ch. 3)
+                layer = Num("1")
             if layer is None:
                 raise Unread(f"{base.name} needs its layer, like {base.name}^{{l}}")
             l = self.integer(layer, f"the layer of {base.name}")
@@ -428,6 +432,11 @@ class Meaning:
                 node.sup is None:  # E_j, the error of example j of the batch
             self.example = self.index(node.sub[0], self.point.beta) - 1
             return "E", None, ()
+        if isinstance(node, Name) and node.name in LAYERED - {"n"} and self.point.L == 1:
+            node = Script(node, sup=Num("1"))
+        elif isinstance(node, Script) and isinstance(node.base, Name) and node.base.name in LAYERED - {"n"} \
+                and node.sup is None and self.point.L == 1:
+            node = Script(node.base, sup=Num("1"), sub=node.sub)
         if isinstance(node, Name):
             if node.name in ("E", "P"):
                 return node.name, None, ()
@@ -494,6 +503,9 @@ class Meaning:
         if self.variables is not None:
             raise Unread("a(y) names the network's activation: give the layer, a(y^{l}), or write \\sigma(y)")
         (arg,) = node.args if len(node.args) == 1 else (None,)
+        if isinstance(arg, (Name, Script)) and self.point.L == 1 and (arg == Name("y") or isinstance(arg, Script)
+                                                                      and arg.base == Name("y") and arg.sup is None):
+            arg = Script(Name("y"), sup=Num("1"), sub=arg.sub if isinstance(arg, Script) else None)
         if not (isinstance(arg, Script) and isinstance(arg.base, Name) and arg.base.name in ("y", "Y")
                 and arg.sup is not None):
             raise Unread("a(...) and a'(...) take the linearity of a layer: a(y^{l}), a'(y^{l})")
