@@ -25,119 +25,36 @@ Mul(Script(Name('delta'), sup=Name('l')), Script(Script(Name('s'), sup=Sub(Name(
 >>> parse_claim(r"\\write18{rm -rf /}")
 Traceback (most recent call last):
 ...
-symbackprop.claims.grammar.Unread: \\write is not notation symbackprop reads (column 1); nothing was run
+symbackprop.claims.tree.Unread: \\write is not notation symbackprop reads (column 1); nothing was run
 """
 import itertools
 import re
 from dataclasses import dataclass
 
-from symbackprop.errors import SymbackpropError
+from symbackprop.claims.tree import (
+    Add,
+    Call,
+    Deriv,
+    Div,
+    Eq,
+    Hadamard,
+    Mul,
+    Name,
+    Neg,
+    Num,
+    Outer,
+    Script,
+    Sub,
+    Sum,
+    Unread,
+)
+
+__all__ = ["Add", "Call", "Deriv", "Div", "Eq", "Hadamard", "Mul", "Name", "Neg", "Num", "Outer", "Parser", "Script",
+           "Sub", "Sum", "Unread", "parse_claim", "tokenize"]
+
 
 MAX_LENGTH = 2000  # characters of one claim
 MAX_DEPTH = 60  # nesting of groups
-
-
-class Unread(SymbackpropError):
-    """The text is not in the grammar: the message names what and where (``column``, 1-based)."""
-
-    def __init__(self, message, column=None):
-        super().__init__(message)
-        self.column = column
-
-
-# -- the tree ------------------------------------------------------------------------------------------
-class Node:
-    """A node of the parse tree; ``args`` are its children, printed as Name(args)."""
-
-    fields = ()
-
-    def __init__(self, *args, **named):
-        values = dict(zip(self.fields, args), **named)
-        for f in self.fields:
-            setattr(self, f, values.get(f))
-
-    def __repr__(self):
-        parts = []
-        for f in self.fields:
-            v = getattr(self, f)
-            if v is None or v == () or v == 0 and f == "primes":
-                continue
-            parts.append(repr(v) if f == self.fields[0] or f in ("left", "right") else f"{f}={v!r}")
-        return f"{type(self).__name__}({', '.join(parts)})"
-
-    def __eq__(self, other):
-        return type(self) is type(other) and all(getattr(self, f) == getattr(other, f) for f in self.fields)
-
-    def __hash__(self):
-        return hash((type(self).__name__, *(repr(getattr(self, f)) for f in self.fields)))
-
-    def walk(self):
-        """This node and every node below it."""
-        yield self
-        for f in self.fields:
-            for v in (getattr(self, f) if isinstance(getattr(self, f), tuple) else (getattr(self, f),)):
-                if isinstance(v, Node):
-                    yield from v.walk()
-
-
-class Num(Node):
-    fields = ("value",)  # a Fraction-able string: '2', '0.5'
-
-
-class Name(Node):
-    fields = ("name",)  # 'W', 'delta', 'Delta', 'sigma', 'eta', 'ones', 'T' ...
-
-
-class Script(Node):
-    fields = ("base", "sup", "sub", "primes")  # base^{sup}_{sub}''' (sub: a tuple of index nodes)
-
-
-class Call(Node):
-    fields = ("func", "args", "primes", "power")  # \tanh'^{2}(y): func 'tanh', primes 1, power Num(2)
-
-
-class Deriv(Node):
-    fields = ("num", "den")  # \frac{\partial num}{\partial den}
-
-
-class Sum(Node):
-    fields = ("var", "lo", "hi", "body")  # \sum_{var=lo}^{hi} body (lo, hi may be None)
-
-
-class Neg(Node):
-    fields = ("arg",)
-
-
-class _Binary(Node):
-    fields = ("left", "right")
-
-
-class Add(_Binary):
-    pass
-
-
-class Sub(_Binary):
-    pass
-
-
-class Mul(_Binary):  # the matrix product (juxtaposition, \cdot, \times, *)
-    pass
-
-
-class Div(_Binary):  # / and \frac{a}{b}
-    pass
-
-
-class Hadamard(_Binary):  # \odot, \circ
-    pass
-
-
-class Outer(_Binary):  # \otimes: u (x) v = u v^T
-    pass
-
-
-class Eq(_Binary):
-    pass
 
 
 # -- tokens --------------------------------------------------------------------------------------------
