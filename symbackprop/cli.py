@@ -205,7 +205,7 @@ def _cmd_check(args):
     total = len(displays(document, kind))
     shown = bar(total, f"check {path.name}") if total >= PROGRESS_FROM else None  # a long file
     try:
-        report = check_text(document, kind=kind, spec=spec, seed=args.seed,
+        report = check_text(document, kind=kind, spec=spec, seed=args.seed, exact=args.exact,
                             progress=shown and (lambda done, total: shown.update()))
     finally:
         if shown is not None:
@@ -348,6 +348,8 @@ def _check_parser(sub):
     p.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of standard output")
     p.add_argument("--force", action="store_true", help="overwrite an existing output FILE")
     p.add_argument("--seed", type=int, default=0, help="seed of the random points (default 0)")
+    p.add_argument("--exact", action="store_true", help="also prove each claim that holds for every value of the "
+                   "symbols of the smallest network it holds on (slower)")
     p.set_defaults(func=_cmd_check)
 
 

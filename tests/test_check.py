@@ -193,3 +193,23 @@ def test_values_agree_with_torch_autograd():
                                  (point.gradient("b", l, batch=True), bs[l - 1].grad)):
                 assert max(abs(float(ours[i, j]) - theirs[i, j].item()) for i in range(ours.rows)
                            for j in range(ours.cols)) < 1e-12
+
+
+def test_exact_proves_true_claims_for_every_value_of_the_symbols():
+    # --exact: dE/dW^l = (1/beta) Delta^l (S^{l-1})^T and the recursion reduce to 0 in the symbols w, b, x, z of
+    # the smallest network of the panel, and a claim off by the factor beta does not
+    from symbackprop.claims.judge import _case, _equal_exact
+    from symbackprop.claims.points import Point
+    from symbackprop.engine.spec import NetworkSpec
+
+    text = ("\\[ \\frac{\\partial E}{\\partial W^{l}} = \\frac{1}{\\beta} \\Delta^{l} (S^{l-1})^{T} \\]\n"
+            "\\[ \\delta^{l} = a'(y^{l}) \\odot (W^{l+1})^{T} \\delta^{l+1} \\]")
+    for r in check_text(text, exact=True):
+        assert r.verdict == "holds" and r.method == "exact" and "2-2-1" in r.evidence, r.evidence
+    point = Point(NetworkSpec.from_options("2,2,1", "tanh,sigmoid", "mse"), exact=True)
+    assert point.W[1][0, 0].is_Symbol
+    (wrong,) = parse_claim(r"\frac{\partial E}{\partial W^{l}} = \Delta^{l} (S^{l-1})^{T}")
+    (right,) = parse_claim(r"\frac{\partial E}{\partial W^{l}} = \frac{1}{\beta} \Delta^{l} (S^{l-1})^{T}")
+    for l in (1, 2):
+        assert _case(right, point, {"l": l}, True, None, _equal_exact) is None
+        assert _case(wrong, point, {"l": l}, True, None, _equal_exact) is not None

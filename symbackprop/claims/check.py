@@ -31,12 +31,13 @@ class Report(list):
         return any(r.failed for r in self)
 
 
-def check_text(text, *, kind="tex", spec=None, seed=0, progress=None):
+def check_text(text, *, kind="tex", spec=None, seed=0, progress=None, exact=False):
     """Every displayed equation of ``text`` (``kind`` "tex" or "md") checked; a :class:`Report`.
 
     ``spec`` (a NetworkSpec) is the network for the whole text; without it, the fixed panel
     (:data:`symbackprop.claims.judge.PANEL`).  Directives in the text change it from where they stand.
-    ``progress(done, total)`` is called after each display.
+    ``progress(done, total)`` is called after each display.  ``exact``: also prove each claim that holds
+    for every value of the symbols of the smallest network it holds on (slower; see docs/check.md).
     """
     if kind not in ("tex", "md"):
         raise SymbackpropError(f"kind must be 'tex' or 'md', got {kind!r}")
@@ -64,7 +65,7 @@ def check_text(text, *, kind="tex", spec=None, seed=0, progress=None):
             if "skip" in pending:
                 found = [ClaimResult(line, claim, SKIPPED, "a directive asked to skip this equation")]
             else:
-                found = check_claim(claim, line, points, definitions, "definition" in pending)
+                found = check_claim(claim, line, points, definitions, "definition" in pending, exact)
             for r in found:
                 r.end = item.end
                 used |= set(r.networks)
@@ -108,7 +109,7 @@ def _directive_points(directive, seed, notes):
     return spec_points(spec, seed, targets)
 
 
-def check_claim(text, line, points, definitions=None, definition=False):
+def check_claim(text, line, points, definitions=None, definition=False, exact=False):
     """The verdicts of one displayed row (a chain A = B = C gives two)."""
     if not points:
         return [ClaimResult(line, text, UNREAD, "no network to check against: the directive before it was refused")]
@@ -127,7 +128,7 @@ def check_claim(text, line, points, definitions=None, definition=False):
                                    definition=True))
             continue
         try:
-            found = judge(eq, points, definitions)
+            found = judge(eq, points, definitions, exact)
         except Unread as exc:
             found = {"verdict": UNREAD, "evidence": f"unread: {exc}"}
         except IllFormed as exc:
@@ -153,7 +154,7 @@ def _part(eq, text, k):
     return f"{text[bounds[k] + 1:bounds[k + 1]].strip()} = {text[bounds[k + 1] + 1:bounds[k + 2]].strip()}"
 
 
-def check_file(path, *, spec=None, seed=0, progress=None):
+def check_file(path, *, spec=None, seed=0, progress=None, exact=False):
     """:func:`check_text` of a file; the kind is read off its suffix (.md, .markdown: Markdown)."""
     from pathlib import Path
 
@@ -163,4 +164,4 @@ def check_file(path, *, spec=None, seed=0, progress=None):
     except (OSError, UnicodeDecodeError) as exc:
         raise SymbackpropError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
     kind = "md" if path.suffix.lower() in (".md", ".markdown") else "tex"
-    return check_text(text, kind=kind, spec=spec, seed=seed, progress=progress)
+    return check_text(text, kind=kind, spec=spec, seed=seed, progress=progress, exact=exact)

@@ -26,7 +26,7 @@ from symbackprop.claims.meaning import INDEX_LIMIT, IllFormed, Meaning, Ones, ch
 from symbackprop.claims.points import DIGITS, LayerOutside, NotMeaningful, Point
 from symbackprop.engine.jacobians import ColumnOfMatrices
 from symbackprop.engine.spec import NetworkSpec
-from symbackprop.engine.zero import is_zero
+from symbackprop.engine.zero import OutOfTime, is_zero, time_limit
 
 HOLDS, FAILS, CONDITIONAL, ILL_FORMED, UNREAD = "holds", "fails", "conditional", "ill-formed", "unread"
 SKIPPED, DEFINED = "skipped", "defined"
@@ -34,6 +34,8 @@ TOLERANCE = sp.Float(10, DIGITS) ** -45  # relative: 60 digits computed, 45 requ
 SCALAR_POINTS = (sp.Rational(-23, 10), sp.Rational(-7, 10), sp.Rational(2, 5), sp.Rational(19, 10),
                  sp.Rational(31, 10))
 SCALAR_SECONDS = 3.0  # the exact decision of one scalar identity
+EXACT_SECONDS = 5.0  # the exact proof of one network claim (--exact)
+EXACT_PARAMETERS = 20  # the largest network a network claim is proved on (--exact)
 
 #: The fixed panel: element-wise and softmax layers, every cost, a batch, targets summing to 1 or not.
 PANEL = (
@@ -96,8 +98,12 @@ def spec_points(spec, seed=0, targets=None):
 
 
 # -- one equation ------------------------------------------------------------------------------------
-def judge(eq, points, definitions=None):
-    """The verdict of one equation (a grammar Eq) on the points: a dict of ClaimResult's fields."""
+def judge(eq, points, definitions=None, exact=False):
+    """The verdict of one equation (a grammar Eq) on the points: a dict of ClaimResult's fields.
+
+    ``exact``: a claim that holds is also tried for every value of the weights, inputs and targets of the
+    smallest network it holds on (symbols for numbers, :func:`symbackprop.engine.zero.is_zero`).
+    """
     kind = mode(eq)
     if kind == "scalar":
         return judge_scalar(eq, definitions)
@@ -121,6 +127,12 @@ def judge(eq, points, definitions=None):
     good = [o for o in outcomes if o[2] is None]
     bad = [o for o in outcomes if o[2] is not None]
     cases = f"{len(outcomes)} case(s) on {len(networks)} network(s)"
+    proved = _exact(eq, outcomes, kind == "batch", definitions) if exact and not bad else None
+    if proved:
+        return {"verdict": HOLDS, "method": "exact", "networks": networks,
+                "evidence": f"proved for every value of the weights, inputs and targets of {proved} (both sides' "
+                            f"difference reduces to 0, symbackprop.engine.zero); on the panel, both sides agree to "
+                            f"{DIGITS - 15}+ digits on every case: {cases}"}
     if not bad:
         return {"verdict": HOLDS, "method": "high precision",
                 "evidence": f"both sides agree to {DIGITS - 15}+ digits on every case: {cases}, each at a random "
@@ -140,7 +152,46 @@ def _where(point, bindings):
     return point.describe() + "".join(f", {k} = {v}" for k, v in bindings.items())
 
 
-def _case(eq, point, bindings, batch, definitions):
+def _exact(eq, outcomes, batch, definitions):
+    """The description of the network on which the claim is proved for every value of its symbols, or None."""
+    smallest = min((p for p, _, _ in outcomes if not p.targets_sum_to_one), key=lambda p: p.spec.n_params,
+                   default=None)
+    if smallest is None or smallest.spec.n_params > EXACT_PARAMETERS:
+        return None
+    key = smallest.spec.describe()
+    if key not in _EXACT_POINTS:
+        _EXACT_POINTS[key] = Point(smallest.spec, exact=True)
+    point = _EXACT_POINTS[key]
+    try:
+        with time_limit(EXACT_SECONDS) as budget:
+            for p, bindings, _ in outcomes:
+                if p is smallest and _case(eq, point, bindings, batch, definitions, _equal_exact) is not None:
+                    return None
+    except OutOfTime as exc:
+        if exc.args != (budget,):
+            raise
+        return None
+    return f"{point.spec.describe()}" + (f" with a batch of {point.beta}" if batch else "")
+
+
+_EXACT_POINTS = {}
+
+
+def _equal_exact(m, left, right):
+    """Both sides reduce to the same formula (entry by entry, within the enclosing time limit)."""
+    if isinstance(left, ColumnOfMatrices) and isinstance(right, ColumnOfMatrices):
+        return all(_equal_exact(m, a, b) for a, b in zip(left, right))
+    if is_matrix(left) and left.shape == (1, 1) and not is_matrix(right):
+        left = left[0, 0]
+    if is_matrix(right) and right.shape == (1, 1) and not is_matrix(left):
+        right = right[0, 0]
+    if is_matrix(left) != is_matrix(right) or (is_matrix(left) and left.shape != right.shape):
+        return False
+    difference = (sp.Matrix(left) - sp.Matrix(right)) if is_matrix(left) else sp.sympify(left - right)
+    return is_zero(difference, seconds=None, rewrite=False)  # atomize and cancel: a decision, never a search
+
+
+def _case(eq, point, bindings, batch, definitions, equal=None):
     """None when both sides agree on this case, else (left, right, message, index bindings) of the first miss."""
     probe = Meaning(point, bindings, batch, definitions=definitions)
     check_layers(eq, probe)
@@ -166,7 +217,7 @@ def _case(eq, point, bindings, batch, definitions):
             left, right = m.value(eq.left), m.value(eq.right)
         except NotMeaningful as exc:
             return {"message": str(exc), "bindings": full}
-        if not _equal(m, left, right):
+        if not (equal or _equal)(m, left, right):
             return {"left": left, "right": right, "bindings": full}
     return None
 

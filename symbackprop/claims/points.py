@@ -29,6 +29,7 @@ from symbackprop.engine.jacobians import ColumnOfMatrices, derive
 
 DIGITS = 60  # digits every quantity is computed to
 BATCH = 3  # beta for batch claims on a network without a batch
+EXACT_BATCH = 2  # beta at an exact (symbolic) point
 
 
 class LayerOutside(Exception):
@@ -42,8 +43,8 @@ class NotMeaningful(Exception):
 class Point:
     """A network (a spec) at a random rational point; ``targets_sum_to_one`` normalizes z."""
 
-    def __init__(self, spec, seed=0, targets_sum_to_one=False):
-        self.spec, self.seed, self.targets_sum_to_one = spec, seed, targets_sum_to_one
+    def __init__(self, spec, seed=0, targets_sum_to_one=False, exact=False):
+        self.spec, self.seed, self.targets_sum_to_one, self.exact = spec, seed, targets_sum_to_one, exact
         self.derivation = derive(spec)
         self.network = self.derivation.network
         self.L, self.sizes = spec.depth, spec.sizes
@@ -62,6 +63,11 @@ class Point:
         if targets_sum_to_one:
             Z = sp.Matrix(Z.rows, Z.cols, lambda i, j: Z[i, j] / sum(Z[:, j]))
         self.Z = Z
+        if exact:  # symbols instead of numbers: every value is a formula in w, b, x, z (one example: beta = 2)
+            net, self.beta = self.network, EXACT_BATCH
+            self.W = {l: sp.Matrix(net.W(l)) for l in range(1, self.L + 1)}
+            self.b = {l: sp.Matrix(net.b(l)) for l in range(1, self.L + 1)}
+            self.X, self.Z = sp.Matrix(net.X(self.beta)), sp.Matrix(net.Z(self.beta))
         self._examples = {}
 
     def describe(self):
@@ -79,20 +85,24 @@ class Point:
             return "; ".join(parts + [f"X = {show(self.X)}", f"Z = {show(self.Z)}"])
         return "; ".join(parts + [f"x = {show(self.X[:, 0].T)}^T", f"z = {show(self.Z[:, 0].T)}^T"])
 
+    def number(self, value):
+        """A value at 60 digits; at an exact point, the formula as it is."""
+        return value if self.exact else value.evalf(DIGITS) if hasattr(value, "evalf") else sp.Float(value, DIGITS)
+
     # -- the forward pass and the backward forms, for the batch and for one example -------------------
     def _forward(self, X):
-        Y, A = {}, {0: X.evalf(DIGITS)}
+        Y, A = {}, {0: self.number(X)}
         for l in range(1, self.L + 1):
-            Y[l] = (self.W[l] * A[l - 1] + self.b[l] * sp.ones(1, X.cols)).evalf(DIGITS)
+            Y[l] = self.number(self.W[l] * A[l - 1] + self.b[l] * sp.ones(1, X.cols))
             act = self.network.activations[l]
             cols = [act(list(Y[l][:, c])) for c in range(X.cols)]
-            A[l] = sp.Matrix(Y[l].rows, X.cols, lambda i, c, cols=cols: sp.Float(cols[c][i], DIGITS))
+            A[l] = sp.Matrix(Y[l].rows, X.cols, lambda i, c, cols=cols: self.number(cols[c][i]))
         return Y, A
 
     def _backward(self, Y, A, Z):
         beta = Y[1].cols
         M = self.derivation.matrices.at(beta)
-        values = {M.Z: Z.evalf(DIGITS)}
+        values = {M.Z: self.number(Z)}
         for l in range(self.L + 1):
             values[M.A(l)] = A[l]
             if l:
@@ -101,10 +111,10 @@ class Point:
         Delta, dW, db = {}, {}, {}
         for l in range(self.L, 0, -1):
             form = self.derivation[l].delta_form.xreplace({forms.BETA: beta})
-            Delta[l] = sp.Matrix(forms.explicit(form, values)).evalf(DIGITS)
+            Delta[l] = self.number(sp.Matrix(forms.explicit(form, values)))
             values[M.Delta(l)] = Delta[l]
             gW, gb = (g.xreplace({forms.BETA: beta}) for g in self.derivation[l].gradient_forms)
-            dW[l], db[l] = (sp.Matrix(forms.explicit(g, values)).evalf(DIGITS) for g in (gW, gb))
+            dW[l], db[l] = (self.number(sp.Matrix(forms.explicit(g, values))) for g in (gW, gb))
         return {"Y": Y, "A": A, "Delta": Delta, "dW": dW, "db": db, "M": M, "values": values}
 
     @cached_property
@@ -160,7 +170,7 @@ class Point:
         v = self.batch if batch and example is None else self.example(example or 0)
         A, Z = v["A"][self.L], v["values"][v["M"].Z]
         cost = self.network.cost
-        return sp.Add(*[cost(list(A[:, c]), list(Z[:, c])) for c in range(A.cols)]).evalf(DIGITS) / A.cols
+        return self.number(sp.Add(*[cost(list(A[:, c]), list(Z[:, c])) for c in range(A.cols)])) / A.cols
 
     def gradient(self, name, l, batch=False, example=None):
         """dE/dW^l or dE/db^l, shaped like the parameter (eq. 20-21, 66-68, 87-90); dE_j/dW^l of example j."""
@@ -176,7 +186,7 @@ class Point:
         l = self.layer(l, what="a")
         if l == self.L:
             v = self.one
-            return self.network.cost.gradient(list(v["A"][l]), list(v["values"][v["M"].Z])).evalf(DIGITS)
+            return self.number(self.network.cost.gradient(list(v["A"][l]), list(v["values"][v["M"].Z])))
         return self.dE_dy(l + 1) * self.W[l + 1]
 
     def da_dy(self, l):
@@ -184,7 +194,7 @@ class Point:
         l = self.layer(l, what="a")
         M, v = self.one["M"], self.one
         form = self.derivation[l].jacobian_form(M)
-        return sp.Matrix(forms.explicit(form, {M.Y(l): v["Y"][l], M.A(l): v["A"][l]})).evalf(DIGITS)
+        return self.number(sp.Matrix(forms.explicit(form, {M.Y(l): v["Y"][l], M.A(l): v["A"][l]})))
 
     def dy_dW(self, l):
         """dy^l/dW^l, the engine's column-vector of matrices (eq. 16-17)."""
