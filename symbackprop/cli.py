@@ -13,6 +13,7 @@ verify         direct = chain = outer, layer by layer       verification
 prove          the identities for every size (symbolic)     proofs
 emit           a standalone NumPy training module           emission
 verify-book    the book's claims, one by one                book
+check          the equations of your own LaTeX/Markdown     claims
 demo           the book end to end, into one folder         demo.run
 plot           a picture (the ``plot`` extra: matplotlib)   demo.plots
 =============  ===========================================  ==============================
@@ -21,7 +22,7 @@ Exit status: 0 success (for ``verify``: every identity holds), 1 a check failed,
 2 bad input or a missing extra (the message names the problem), 130 interrupted.
 
 >>> sorted(build_parser()._subparsers._group_actions[0].choices)
-['demo', 'derive', 'emit', 'plot', 'prove', 'verify', 'verify-book']
+['check', 'demo', 'derive', 'emit', 'plot', 'prove', 'verify', 'verify-book']
 """
 import argparse
 import json
@@ -39,6 +40,8 @@ EXTRAS = {"matplotlib": "plot", "tqdm": "progress"}
 DTYPES = ("float64", "float32")
 STYLES = ("fast", "book")
 BOOK_FORMATS = ("text", "md", "json", "tex")
+CHECK_FORMATS = ("text", "md", "json", "tex")  # claims.output.FORMATS
+PROGRESS_FROM = 20  # displays in a file from which check shows its progress
 PLOT_KINDS = ("activations", "vanishing", "cost", "descent", "jacobians")
 DEMO_FOLDER = "symbackprop-demo"
 EXPLICIT_MAX_LIMIT = 10
@@ -183,6 +186,44 @@ def _cmd_verify_book(args):
     return 1 if any(o.verdict == book.BROKEN for o in outcomes) else 0
 
 
+def _cmd_check(args):
+    from symbackprop.claims.check import check_text
+    from symbackprop.claims.extract import displays
+    from symbackprop.claims.output import FORMATS
+    from symbackprop.support.progress import bar
+
+    path = Path(args.file)
+    try:
+        document = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SymbackpropError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    kind = "md" if path.suffix.lower() in (".md", ".markdown") else "tex"
+    if args.output:
+        from symbackprop.support.files import check_output_path
+
+        check_output_path(args.output, args.force, "report.txt")
+    spec = spec_from_args(args) if _network_given(args) else None
+    total = len(displays(document, kind))
+    shown = bar(total, f"check {path.name}") if total >= PROGRESS_FROM else None  # a long file
+    try:
+        report = check_text(document, kind=kind, spec=spec, seed=args.seed, exact=args.exact,
+                            progress=shown and (lambda done, total: shown.update()))
+    finally:
+        if shown is not None:
+            shown.close()
+    out = FORMATS[args.format](report, document)
+    if args.output:
+        from symbackprop.support.files import write_atomic
+
+        write_atomic(args.output, out, force=args.force)
+        from symbackprop.claims.output import summary
+
+        print(f"wrote {args.output}: {summary(report)}", file=sys.stderr)
+    else:
+        print(out, end="")
+    return 1 if report.failed else 0
+
+
 def _cmd_demo(args):
     from symbackprop.demo.run import run_demo
 
@@ -302,6 +343,21 @@ def _verify_book_parser(sub):
     p.set_defaults(func=_cmd_verify_book)
 
 
+def _check_parser(sub):
+    p = sub.add_parser("check", help="check the backprop equations of your own LaTeX or Markdown file, "
+                       "each against the engine's derivation (see docs/check.md)")
+    p.add_argument("file", metavar="FILE", help=".tex or .md file whose displayed equations are the claims")
+    add_spec_arguments(p)
+    p.add_argument("--format", choices=CHECK_FORMATS, default="text",
+                   help="text (default), md, json, or tex: your document with a verdict beside each equation")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of standard output")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output FILE")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random points (default 0)")
+    p.add_argument("--exact", action="store_true", help="also prove each claim that holds for every value of the "
+                   "symbols of the smallest network it holds on (slower)")
+    p.set_defaults(func=_cmd_check)
+
+
 def _demo_parser(sub):
     p = sub.add_parser("demo", help="walk the book end to end: games, derivations, LaTeX, training, XOR, audit "
                        "(about 15-20 s)")
@@ -330,8 +386,8 @@ def _plot_parser(sub):
 
 
 #: The commands in the order ``--help`` lists them: data plus one rule (each adds its parser).
-COMMANDS = (_derive_parser, _verify_parser, _prove_parser, _emit_parser, _verify_book_parser, _demo_parser,
-            _plot_parser)
+COMMANDS = (_derive_parser, _verify_parser, _prove_parser, _emit_parser, _verify_book_parser, _check_parser,
+            _demo_parser, _plot_parser)
 
 
 def build_parser():

@@ -79,7 +79,8 @@ def test_broken_pipe_is_quiet():
 
 # -- the one door: every command and option is defined in cli.py --------------------------------------
 PACKAGE = Path(cli.__file__).parent
-COMMAND_MODULES = ("emission.codegen", "latex.document", "book.audit", "book.claims", "demo.run", "demo.plots", "proofs")
+COMMAND_MODULES = ("emission.codegen", "latex.document", "book.audit", "book.claims", "demo.run", "demo.plots", "proofs",
+                   "claims.check")
 
 
 def _subcommands():
