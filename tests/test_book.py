@@ -234,11 +234,18 @@ RECOMPUTE = {
     "sec3.2.cross_entropy.norm": lambda f: (f.values["violations"] > 0) == _cross_entropy_zero_off_target(),
     "sec3.2.bce.norm": lambda f: (f.values["violations"] > 0) == bool(_bce_nonzero_at_target() > 0.69),
     "sec3.3.diagonal": lambda f: sp.Rational(f.values["softmax_off_diagonal"]) == _softmax_jacobian_entry(0, 1),
-    "table3.5.relu": lambda f: (sp.diff(sp.Max(0, _y), _y).subs(_y, -1) == sp.Integer(f.values["derived"])
-                                and sp.Max(0, 1) == sp.Integer(f.values["printed"])),
+    # the printed forms equal mpmath's numerical derivative (50 digits) at y = 0.7, and the checker said holds per row
+    "table3.5.sigmoid": lambda f: (_printed_equals_diff(lambda y: 1 / (1 + mpmath.exp(-y)),
+                                                        lambda y, a: mpmath.exp(-y) / (1 + mpmath.exp(-y)) ** 2,
+                                                        lambda y, a: a * (1 - a)) and _all_rows_hold(f)),
+    "table3.5.tanh": lambda f: (_printed_equals_diff(mpmath.tanh, lambda y, a: 1 - mpmath.tanh(y) ** 2,
+                                                     lambda y, a: 1 - a ** 2) and _all_rows_hold(f)),
+    # relu'(y) = d max(0, y)/dy (sp.diff) at the checker's point, and the printed max{0, 1}, are its two sides
+    "table3.5.relu": lambda f: _relu_sides(f.values["rows"][0]["counterexample"]),
     "table3.5.softmax": lambda f: f.values["diagonal_matches"] == (_softmax_jacobian_entry(0, 0) == sp.Rational(1, 4)),
-    "table3.5.bce": lambda f: (sp.Rational(f.values["derived"]) == _bce_derivative_n2()
-                               and sp.Rational(f.values["printed"]) == (sp.Rational(1, 2) - 1) / sp.Rational(1, 4)),
+    # at the checker's point, its two sides are dE/da_i of E = -(1/n) sum[z log a + (1 - z) log(1 - a)] (by hand)
+    # and the printed (a_i - z_i)/(a_i(1 - a_i)), and they differ by the factor n = 3
+    "table3.5.bce": lambda f: _bce_sides(f.values["rows"][1]["counterexample"]),
     "sec3.6.smallest_variation": lambda f: (abs(f.values["max_rate"] - float(mpmath.sqrt(13))) < 1e-3
                                             and abs(f.values["min_rate"] + float(mpmath.sqrt(13))) < 1e-3),
     "ch3.listing.images": lambda f: f.values["sizes"] == sorted({v.size for v in _faces(["gross1", "thin5"]).values()}),
@@ -332,11 +339,39 @@ def _softmax_jacobian_entry(i, j):
     return sp.simplify(sp.diff(a[i], ys[j]).subs({ys[0]: 0, ys[1]: 0}))
 
 
-def _bce_derivative_n2():
-    a1 = sp.Symbol("a1", positive=True)
-    half = sp.Rational(1, 2)
-    E = -(sp.log(a1) + sp.log(1 - half)) / 2  # n = 2, z = (1, 0), a_2 = 1/2
-    return sp.diff(E, a1).subs(a1, half)
+def _point(text):
+    """The checker's point "W^1 = [..; ..], b^1 = [..]^T; x = [..]^T; z = [..]^T" as NumPy arrays."""
+    arrays = {}
+    for name, body in re.findall(r"(\w+(?:\^\d+)?) = \[([^\]]*)\]", text):
+        arrays[name] = np.array([[float(Fraction(v)) for v in row.split(",")] for row in body.split(";")])
+    return {k: (v if k.startswith("W") else v.ravel()) for k, v in arrays.items()}
+
+
+def _printed_equals_diff(act, *printed):
+    with mpmath.workdps(50):
+        y = mpmath.mpf("0.7")
+        true = mpmath.diff(act, y)
+        return all(abs(form(y, act(y)) - true) < mpmath.mpf(10) ** -40 for form in printed)
+
+
+def _all_rows_hold(f):
+    return [r["verdict"] for r in f.values["rows"]] == ["holds"] * len(f.values["rows"]) == ["holds"] * 2
+
+
+def _relu_sides(ce):
+    y = sp.Rational(ce["point"].split("=")[1].strip())
+    return (float(sp.diff(sp.Max(0, _y), _y).subs(_y, y)) == float(ce["left"]) and y < 0
+            and float(sp.Max(0, 1)) == float(ce["right"]))
+
+
+def _bce_sides(ce):
+    p = _point(ce["point"])
+    a, z, i = _sigmoid(p["W^1"] @ p["x"] + p["b^1"]), p["z"], ce["bindings"]["i"] - 1
+    n = len(z)
+    by_hand = -(z[i] / a[i] - (1 - z[i]) / (1 - a[i])) / n
+    printed = (a[i] - z[i]) / (a[i] * (1 - a[i]))
+    return (n == 3 and np.isclose(float(ce["left"]), by_hand, rtol=1e-7)
+            and np.isclose(float(ce["right"]), printed, rtol=1e-7) and np.isclose(printed, n * by_hand))
 
 
 def _flow_gap(c, steps=2000):
@@ -395,6 +430,19 @@ def test_editorial_claims_against_the_text(outcomes):
 
 
 # -- the reports and the CLI --------------------------------------------------------------------------------
+def test_equation_claims_go_through_check(outcomes):
+    """The audit's equation claims written as LaTeX are checked by symbackprop check and nothing else: the check
+    is the bridge (book/checked.py), each row has the checker's verdict, and the finding's verdict is the worst row's."""
+    checked = [c for c in CLAIMS if c.check_latex]
+    assert len(checked) >= 6
+    rank = {"holds": 0, "conditional": 1, "fails": 2}
+    for c in checked:
+        f = outcomes[c.id].finding
+        assert c.check.__name__.startswith("through_check_")
+        assert [r["latex"] for r in f.values["rows"]] == [row.replace("&", "").strip() for row in c.check_latex]
+        assert f.verdict == max((r["verdict"] for r in f.values["rows"]), key=rank.get)
+
+
 def test_markdown_renders(outcomes):
     """Errata come first; no LaTeX text macros; no SymPy repr; every table row has five cells (pipes escaped)."""
     md = book.markdown_report(list(outcomes.values()))
@@ -418,7 +466,7 @@ def test_cli_table_and_formats(tmp_path, capsys):
     target = tmp_path / "r.json"
     assert main(["verify-book", "--only", "table3.5.relu", "--format", "json", "-o", str(target)]) == 0
     entry = json.loads(target.read_text())["claims"][0]
-    assert (entry["id"], entry["verdict"], entry["values"]["derived"]) == ("table3.5.relu", "fails", "0")
+    assert (entry["id"], entry["verdict"], entry["values"]["rows"][0]["counterexample"]["left"]) == ("table3.5.relu", "fails", "0")
     assert main(["verify-book", "--show", "sec2.5.norm_requirement"]) == 0
     shown = capsys.readouterr().out
     for part in ("passage of the book:", "must comply with the mathematical definition of a norm", "counterexample:",

@@ -112,6 +112,8 @@ class Claim:
     equations: tuple = ()  # the book's equation numbers the claim covers
     passage: str = ""  # the words of the book (or tutorial) the claim rests on, verbatim
     source: str = "book"  # "book" or "tutorial"
+    check_latex: tuple = ()  # the claim as LaTeX rows in the book's notation, when it goes through ``check``
+    check_network: str = ""  # the directive those rows are checked on ("" = the checker's panel)
 
 
 class Part:
@@ -129,10 +131,21 @@ class Part:
         self.chapter, self.source, self.claims = chapter, source, []
 
     def add(self, claim_id, location, statement_latex, check, *, reconstructed=False, equations=(), passage="",
-            chapter=None):
+            chapter=None, check_latex=(), check_network=""):
         self.claims.append(Claim(claim_id, chapter or self.chapter, location, statement_latex, reconstructed, check,
-                                 tuple(equations), passage, self.source))
+                                 tuple(equations), passage, self.source, tuple(check_latex), check_network))
         return check
+
+    def checked(self, claim_id, location, statement_latex, rows, network="", *, summary="", correct="", **details):
+        """Register a claim whose check is ``symbackprop check`` of the LaTeX ``rows`` on ``network`` (a directive;
+        "" for the checker's panel): see :mod:`symbackprop.book.checked`."""
+        from symbackprop.book.checked import through_check
+
+        def check():
+            return through_check(rows, network or None, summary=summary, correct=correct)
+        check.__name__ = "through_check_" + claim_id.replace(".", "_")
+        return self.add(claim_id, location, statement_latex, check, check_latex=rows, check_network=network,
+                        **details)
 
     def claim(self, claim_id, location, statement_latex, **details):
         """Register the decorated function as the check of one claim (details: reconstructed, equations,
