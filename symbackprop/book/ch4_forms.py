@@ -8,7 +8,6 @@ from symbackprop.book.shared import (
     batch_error,
     book_batch_gradients,
     central,
-    forms_finding,
     latex,
     network_forms,
     numeric_net,
@@ -20,67 +19,51 @@ GENERAL = ("2,3,2,2", "sigmoid,tanh,sigmoid", "bce")
 GENERAL_SOFTMAX = ("2,2,2,3", "tanh,relu,softmax", "cross_entropy")
 
 
-def _direct_dE_dy(forms, l):
-    """dE/dy^l by sp.diff, with E written from the local y^l upward (layers l..L)."""
-    net = forms.net
-    a = sp.Matrix(net.activations[l](list(net.y_local(l))))
-    for k in range(l + 1, net.L + 1):
-        a = sp.Matrix(net.activations[k](list(net.W(k) * a + net.b(k))))
-    return sp.Matrix([sp.diff(net.cost(a, net.z), v) for v in net.y_local(l)])
+#: the networks the equations are checked on (docs/check.md: directives), as ``symbackprop check`` directives
+CHECK_GENERAL = "layers=2,3,2,2 activations=sigmoid,tanh,sigmoid loss=bce"
+CHECK_SOFTMAX = "layers=2,2,2,3 activations=tanh,relu,softmax loss=cross_entropy"
+#: the book's recursion, eq. 54 and 60, as claims (L is the last layer; l runs over the layers where l + 1 exists)
+DE_DY_L = r"\frac{\partial E}{\partial y^{L}} = \frac{\partial E}{\partial a^{L}} \frac{\partial a^{L}}{\partial y^{L}}"
+DE_DY_l = (r"\frac{\partial E}{\partial y^{l}} = \frac{\partial E}{\partial y^{l+1}} W^{l+1} "
+           r"\frac{\partial a^{l}}{\partial y^{l}}")
+DE_DW_l = r"\frac{\partial E}{\partial W^{l}} = \frac{\partial E}{\partial y^{l}} \frac{\partial y^{l}}{\partial W^{l}}"
 
-
-def _recursion_finding(spec, ls, summary):
-    forms = network_forms(*spec)
-    worst = 0.0
-    for l in ls:
-        direct = forms._value(_direct_dE_dy(forms, l))
-        recursive = forms._value(forms.d.delta_expanded(l))
-        worst = max(worst, float(np.max(np.abs(direct - recursive))))
-    layers = ", ".join(str(l) for l in ls)
-    return expect(worst < 1e-20, summary, compared=[Comparison(
-        f"$\\delta^l$, layers {layers} of {forms.spec.describe()}",
-        r"\left(\frac{\partial E}{\partial y^l}\right)^T\ \text{(sp.diff of } E \text{ from } y^l \text{ up)}",
-        r"(W^{l+1})^T\delta^{l+1}\odot a'(y^l),\ \delta^L=\left(\frac{\partial E}{\partial a^L}"
-        r"\frac{\partial a^L}{\partial y^L}\right)^T", "every entry at a random rational point (30 digits); largest "
-        f"difference {worst:.1e}")], values={"max_difference": worst})
-
-
-@claim("eq53_57.recursion_start", "eq. 53-57, sec. 4.6",
-       r"$\frac{\partial E}{\partial y^L}=\frac{\partial E}{\partial a^L}\frac{\partial a^L}{\partial y^L}$ (kept in "
-       r"memory) and $\frac{\partial E}{\partial y^{L-1}}=\frac{\partial E}{\partial y^L}W^L"
-       r"\frac{\partial a^{L-1}}{\partial y^{L-1}}$", reconstructed=True, equations=(53, 54, 55, 56, 57),
-       passage="shows the recursive nature of the derivative of \\( E\\) with respect to the Perceptron\u2019s "
-               "linearities")
-def recursion_first_step():
-    return _recursion_finding(GENERAL, (3, 2), "the stored dE/dy^L times W^L da^{L-1}/dy^{L-1} is dE/dy^{L-1}")
-
-
-@claim("eq58_60.recursion", "eq. 58-60, sec. 4.6",
-       r"$\frac{\partial E}{\partial y^l}=\frac{\partial E}{\partial y^{l+1}}\frac{\partial y^{l+1}}{\partial a^l}"
-       r"\frac{\partial a^l}{\partial y^l}=\frac{\partial E}{\partial y^{l+1}}W^{l+1}\frac{\partial a^l}{\partial y^l}$",
-       reconstructed=True, equations=(58, 59, 60), passage="whose product with 58 produces:")
-def recursion_general_step():
-    return _recursion_finding(GENERAL_SOFTMAX, (3, 2, 1), "the recursion gives dE/dy^l for every layer (softmax "
-                              "output included)")
-
-
-@claim("eq61_64.bias_is_delta", "eq. 61-64, sec. 4.6",
-       r"$\frac{\partial E}{\partial W^l}=\frac{\partial E}{\partial y^l}\frac{\partial y^l}{\partial W^l}$, "
-       r"$\frac{\partial y^l}{\partial b^l}=I$, so $\frac{\partial E}{\partial b^l}=\frac{\partial E}{\partial y^l}$",
-       reconstructed=True, equations=(61, 62, 63, 64), passage="so that the second equation in 62 is simply "
-                                                                "identical to")
-def bias_gradient_is_delta():
-    return forms_finding(GENERAL, (1, 2, 3), ("b",), (("direct", "outer"),), "dE/db^l = dE/dy^l for every layer")
-
-
-@claim("eq65_66.general_formula", "eq. 65-66, sec. 4.6",
-       r"$\frac{\partial E}{\partial y^l}=\frac{\partial E}{\partial a^L}\frac{\partial a^L}{\partial y^L}$ if $l=L$, "
-       r"$\frac{\partial E}{\partial y^{l+1}}W^{l+1}\frac{\partial a^l}{\partial y^l}$ if $L>l\ge1$; "
-       r"$\frac{\partial E}{\partial W^l}=\frac{\partial E}{\partial y^l}\frac{\partial y^l}{\partial W^l}$",
-       reconstructed=True, equations=(65, 66), passage="Note that the case \\( l=L\\) comes directly from 54")
-def general_formula_every_layer():
-    return forms_finding(GENERAL_SOFTMAX, (1, 2, 3), ("W", "b"), (("direct", "outer"), ("chain", "outer")),
-                         "the general formula gives every layer's gradient (relu, tanh, softmax + cross-entropy)")
+PART.checked("eq53_57.recursion_start", "eq. 53-57, sec. 4.6",
+             r"$\frac{\partial E}{\partial y^L}=\frac{\partial E}{\partial a^L}\frac{\partial a^L}{\partial y^L}$ "
+             r"(kept in memory) and $\frac{\partial E}{\partial y^{L-1}}=\frac{\partial E}{\partial y^L}W^L"
+             r"\frac{\partial a^{L-1}}{\partial y^{L-1}}$",
+             (DE_DY_L, (r"\frac{\partial E}{\partial y^{L-1}} = \frac{\partial E}{\partial y^{L}} W^{L} "
+                       r"\frac{\partial a^{L-1}}{\partial y^{L-1}}")), CHECK_GENERAL,
+             summary="the stored dE/dy^L times W^L da^{L-1}/dy^{L-1} is dE/dy^{L-1}", reconstructed=True,
+             equations=(53, 54, 55, 56, 57), passage="shows the recursive nature of the derivative of \\( E\\) with "
+                                                     "respect to the Perceptron\u2019s linearities")
+PART.checked("eq58_60.recursion", "eq. 58-60, sec. 4.6",
+             r"$\frac{\partial E}{\partial y^l}=\frac{\partial E}{\partial y^{l+1}}\frac{\partial y^{l+1}}{\partial a^l}"
+             r"\frac{\partial a^l}{\partial y^l}=\frac{\partial E}{\partial y^{l+1}}W^{l+1}"
+             r"\frac{\partial a^l}{\partial y^l}$",
+             ((r"\frac{\partial E}{\partial y^{l}} = \frac{\partial E}{\partial y^{l+1}} \frac{\partial y^{l+1}}"
+              r"{\partial a^{l}} \frac{\partial a^{l}}{\partial y^{l}}"), DE_DY_l), CHECK_SOFTMAX,
+             summary="the recursion gives dE/dy^l for every layer (softmax output included)", reconstructed=True,
+             equations=(58, 59, 60), passage="whose product with 58 produces:")
+# The book's eq. 62-64 is the chain product dE/dy^l dy^l/db^l, a row like dE/dy^l; as a gradient with the shape of
+# b^l (eq. 72 and the update) it is the transpose: both rows are checked.
+PART.checked("eq61_64.bias_is_delta", "eq. 61-64, sec. 4.6",
+             r"$\frac{\partial E}{\partial W^l}=\frac{\partial E}{\partial y^l}\frac{\partial y^l}{\partial W^l}$, "
+             r"$\frac{\partial y^l}{\partial b^l}=I$, so $\frac{\partial E}{\partial b^l}=\frac{\partial E}"
+             r"{\partial y^l}$",
+             (DE_DW_l, (r"\frac{\partial E}{\partial y^{l}} \frac{\partial y^{l}}{\partial b^{l}} = "
+                       r"\frac{\partial E}{\partial y^{l}}"),
+              r"\frac{\partial E}{\partial b^{l}} = \left(\frac{\partial E}{\partial y^{l}}\right)^{T}"),
+             CHECK_GENERAL, summary="dE/db^l = dE/dy^l for every layer (a row as the chain product; its "
+                                    "transpose as the gradient with the shape of b^l)", reconstructed=True,
+             equations=(61, 62, 63, 64), passage="so that the second equation in 62 is simply identical to")
+PART.checked("eq65_66.general_formula", "eq. 65-66, sec. 4.6",
+             r"$\frac{\partial E}{\partial y^l}=\frac{\partial E}{\partial a^L}\frac{\partial a^L}{\partial y^L}$ if "
+             r"$l=L$, $\frac{\partial E}{\partial y^{l+1}}W^{l+1}\frac{\partial a^l}{\partial y^l}$ if $L>l\ge1$; "
+             r"$\frac{\partial E}{\partial W^l}=\frac{\partial E}{\partial y^l}\frac{\partial y^l}{\partial W^l}$",
+             (DE_DY_L, DE_DY_l, DE_DW_l), CHECK_SOFTMAX,
+             summary="the general formula gives every layer's gradient (relu, tanh, softmax + cross-entropy)",
+             reconstructed=True, equations=(65, 66), passage="Note that the case \\( l=L\\) comes directly from 54")
 
 
 @claim("sec4.7.dimensions", "sec. 4.7",
@@ -120,32 +103,30 @@ def bias_derivative_rows_are_unit_vectors():
                    values={"row_shapes": [r.shape for r in rows]})
 
 
-@claim("eq67_68.outer_last", "eq. 67-68, sec. 4.7",
-       r"$\frac{\partial E}{\partial W^L}=\left(\frac{\partial E}{\partial a^L}\frac{\partial a^L}{\partial y^L}"
-       r"\right)^T\otimes s$", reconstructed=True, equations=(67, 68),
-       passage="It is easy to see that the last line in 68, and indeed its entire development since 67")
-def last_layer_outer_product():
-    return forms_finding(GENERAL_SOFTMAX, (3,), ("W",), (("direct", "outer"), ("chain", "outer")),
-                         "dE/dW^L = delta^L (x) s^{L-1}")
-
-
-@claim("eq69_71.outer_hidden", "eq. 69-71, sec. 4.7",
-       r"$\frac{\partial E}{\partial W^l}=\left(\frac{\partial a^l}{\partial y^l}\right)^T(W^{l+1})^T"
-       r"\left(\frac{\partial E}{\partial y^{l+1}}\right)^T\otimes s$ for $l<L$", reconstructed=True,
-       equations=(69, 70, 71), passage="So, in 69, we have already used the fact that")
-def hidden_layer_outer_product():
-    return forms_finding(GENERAL, (1, 2), ("W",), (("direct", "outer"), ("chain", "outer")),
-                         "dE/dW^l = delta^l (x) s^{l-1} for the hidden layers")
-
-
-@claim("eq72_73.bias_forms", "eq. 72-73, sec. 4.7",
-       r"$\frac{\partial E}{\partial b^L}=\left(\frac{\partial E}{\partial a^L}\frac{\partial a^L}{\partial y^L}"
-       r"\right)^T$, $\frac{\partial E}{\partial b^l}=\left(\frac{\partial a^l}{\partial y^l}\right)^T(W^{l+1})^T"
-       r"\left(\frac{\partial E}{\partial y^{l+1}}\right)^T$", reconstructed=True, equations=(72, 73),
-       passage="Thus, the formula for the biases, if \\( l\\) is the last layer, is:")
-def bias_outer_forms():
-    return forms_finding(GENERAL, (1, 2, 3), ("b",), (("direct", "outer"), ("chain", "outer")),
-                         "the bias gradients are the deltas")
+PART.checked("eq67_68.outer_last", "eq. 67-68, sec. 4.7",
+             r"$\frac{\partial E}{\partial W^L}=\left(\frac{\partial E}{\partial a^L}\frac{\partial a^L}{\partial y^L}"
+             r"\right)^T\otimes s$",
+             ((r"\frac{\partial E}{\partial W^{L}} = \left(\frac{\partial E}{\partial a^{L}} \frac{\partial a^{L}}"
+              r"{\partial y^{L}}\right)^{T} \otimes s^{L-1}"),), CHECK_SOFTMAX,
+             summary="dE/dW^L = delta^L (x) s^{L-1}", reconstructed=True, equations=(67, 68),
+             passage="It is easy to see that the last line in 68, and indeed its entire development since 67")
+PART.checked("eq69_71.outer_hidden", "eq. 69-71, sec. 4.7",
+             r"$\frac{\partial E}{\partial W^l}=\left(\frac{\partial a^l}{\partial y^l}\right)^T(W^{l+1})^T"
+             r"\left(\frac{\partial E}{\partial y^{l+1}}\right)^T\otimes s$ for $l<L$",
+             ((r"\frac{\partial E}{\partial W^{l}} = \left(\frac{\partial a^{l}}{\partial y^{l}}\right)^{T} "
+              r"(W^{l+1})^{T} \left(\frac{\partial E}{\partial y^{l+1}}\right)^{T} \otimes s^{l-1}"),), CHECK_GENERAL,
+             summary="dE/dW^l = delta^l (x) s^{l-1} for the hidden layers", reconstructed=True,
+             equations=(69, 70, 71), passage="So, in 69, we have already used the fact that")
+PART.checked("eq72_73.bias_forms", "eq. 72-73, sec. 4.7",
+             r"$\frac{\partial E}{\partial b^L}=\left(\frac{\partial E}{\partial a^L}\frac{\partial a^L}{\partial y^L}"
+             r"\right)^T$, $\frac{\partial E}{\partial b^l}=\left(\frac{\partial a^l}{\partial y^l}\right)^T"
+             r"(W^{l+1})^T\left(\frac{\partial E}{\partial y^{l+1}}\right)^T$",
+             ((r"\frac{\partial E}{\partial b^{L}} = \left(\frac{\partial E}{\partial a^{L}}\frac{\partial a^{L}}"
+              r"{\partial y^{L}}\right)^{T}"),
+              (r"\frac{\partial E}{\partial b^{l}} = \left(\frac{\partial a^{l}}{\partial y^{l}}\right)^{T} "
+              r"(W^{l+1})^{T} \left(\frac{\partial E}{\partial y^{l+1}}\right)^{T}")), CHECK_GENERAL,
+             summary="the bias gradients are the deltas", reconstructed=True, equations=(72, 73),
+             passage="Thus, the formula for the biases, if \\( l\\) is the last layer, is:")
 
 
 @claim("eq74_78.updates", "eq. 74-78, sec. 4.8",
