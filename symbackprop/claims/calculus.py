@@ -15,8 +15,9 @@ Nothing here differentiates: every derivative is one the engine derived.
 """
 import sympy as sp
 
+from symbackprop.claims import notation
 from symbackprop.claims.points import DIGITS, LayerOutside, NotMeaningful
-from symbackprop.claims.tree import Name, Num, Script, Unread
+from symbackprop.claims.tree import Deriv, Name, Num, Script, Unread
 from symbackprop.engine.activations import get_activation
 from symbackprop.engine.symbols import Y
 from symbackprop.errors import SymbackpropError
@@ -110,8 +111,8 @@ class Calculus:
                 and node.sup is None and self.point.L == 1:
             node = Script(node.base, sup=Num("1"), sub=node.sub)
         if isinstance(node, Name):
-            if node.name in ("E", "P"):
-                return node.name, None, ()
+            if node.name in ("E", "P", "C"):
+                return {"C": "E"}.get(node.name, node.name), None, ()
             if node.name == "x":
                 return "s", sp.Integer(0), ()
         if isinstance(node, Script) and isinstance(node.base, Name) and node.base.name in LAYERED | {"P"}:
@@ -126,6 +127,16 @@ class Calculus:
             return name, sp.Integer(l), tuple(node.sub or ())
         raise Unread(f"cannot differentiate with {node!r} under \\partial; write E, W^{{l}}, b^{{l}}, y^{{l}}, "
                      f"a^{{l}} or an entry like w^{{l}}_{{ij}}")
+
+    def _Grad(self, node):
+        """\\nabla_{x} E: the engine's derivative, with the shape of x (symbackprop.claims.notation)."""
+        return notation.gradient(self, node, self._Deriv(Deriv(node.num, node.den)))
+
+    def _Matrix(self, node):
+        entries = [[self.value(e) for e in row] for row in node.rows]
+        if any(is_matrix(v) or isinstance(v, Ones) for row in entries for v in row):
+            raise IllFormed("the entries of a literal matrix must be numbers, not vectors or matrices")
+        return sp.Matrix(entries)
 
     # -- functions
     def _Call(self, node):
@@ -150,6 +161,12 @@ class Calculus:
         if len(args) != 1:
             raise Unread(f"{func} takes one argument")
         (arg,) = args
+        if func in ("abs", "norm"):
+            if primes:
+                raise Unread("the derivative of |x| or a norm is not read; write sign(x) for |x|'")
+            if func == "abs" or not is_matrix(arg):
+                return self.elementwise(sp.Abs, arg)
+            return sp.sqrt(sum(v ** 2 for v in arg))
         if func == "diag":
             if not (is_matrix(arg) and 1 in arg.shape):
                 raise IllFormed(f"diag takes a vector; got {self.shape_text(arg)}")

@@ -94,14 +94,14 @@ def _rows(text, body, offset):
     """(line, claim text) for each row of a display body that starts at ``offset`` of the document."""
     rows, previous_side = [], None
     position = 0
-    for part in re.split(r"(\\\\(?:\[[^\]]*\])?)", body):
+    for part in _split_rows(body):
         if part.startswith("\\\\"):
             position += len(part)
             continue
         lead = len(part) - len(part.lstrip())
         line = _line(text, offset + position + lead)
         position += len(part)
-        claim = _IGNORED.sub(" ", part).replace("&", " ")
+        claim = _drop_alignment(_IGNORED.sub(" ", part))
         claim = " ".join(claim.split()).rstrip(",.;").strip()
         if not claim:
             continue
@@ -110,6 +110,34 @@ def _rows(text, body, offset):
         rows.append((line, claim))
         previous_side = _last_side(claim)
     return rows
+
+
+_MATRIX_OR_ROW = re.compile(r"\\(?P<end>begin|end)\{[bpBvV]?(?:small)?matrix\}|(?P<row>\\\\(?:\[[^\]]*\])?)")
+
+
+def _split_rows(body):
+    """The rows of a display body and the row breaks between them (at ``\\\\`` outside a bmatrix/pmatrix)."""
+    parts, start, depth = [], 0, 0
+    for m in _MATRIX_OR_ROW.finditer(body):
+        if m.group("end"):
+            depth = max(0, depth + (1 if m.group("end") == "begin" else -1))
+        elif depth == 0:
+            parts += [body[start:m.start()], m.group()]
+            start = m.end()
+    return parts + [body[start:]]
+
+
+def _drop_alignment(claim):
+    """``&`` dropped outside matrices (inside, it separates entries)."""
+    out, depth, start = [], 0, 0
+    for m in re.finditer(r"\\(begin|end)\{[bpBvV]?(?:small)?matrix\}|&", claim):
+        if m.group() == "&":
+            if depth == 0:
+                out += [claim[start:m.start()], " "]
+                start = m.end()
+        else:
+            depth = max(0, depth + (1 if m.group(1) == "begin" else -1))
+    return "".join(out) + claim[start:]
 
 
 def _last_side(claim):

@@ -31,6 +31,7 @@ import itertools
 import re
 from dataclasses import dataclass
 
+from symbackprop.claims import notation
 from symbackprop.claims.tree import (
     Add,
     Call,
@@ -75,6 +76,7 @@ TRANSPOSE = {r"\top", r"\intercal", r"\mathsf{T}", r"\prime"}
 STYLES = {r"\mathbf", r"\boldsymbol", r"\bm", r"\mathit", r"\mathrm", r"\operatorname", r"\text", r"\textrm",
           r"\mathbb", r"\mathsf", r"\vec"}
 WORDS = {"T": "T", "ones": "ones"}
+CLOSING_BARS = {"|", r"\rvert", r"\rVert", r"\|", r"\vert", r"\Vert"}
 
 
 @dataclass
@@ -166,7 +168,9 @@ class Parser:
                 return node
 
     def starts_atom(self, tok):
-        if tok is None or tok in ("=", "+", "-", ")", "]", "}", r"\}", ",", "^", "_", "'", "&", "|"):
+        if tok in CLOSING_BARS or tok in notation.BARS:  # |x| y: a bar opens unless one of its kind is open
+            return tok in notation.BARS and tok not in getattr(self, "open_bars", ())
+        if tok is None or tok in ("=", "+", "-", ")", "]", "}", r"\}", ",", "^", "_", "'", "&", r"\end"):
             return False
         return not (tok in OPERATORS or tok in PRODUCTS or tok == r"\\")
 
@@ -292,8 +296,12 @@ class Parser:
             return self.styled(tok)
         if tok == r"\partial":
             self.fail(r"a \partial outside \frac{\partial ...}{\partial ...}")
-        if tok == "|":
-            raise Unread(f"absolute values |...| and norms are not read (column {col}); write \\max or a sum", col)
+        if tok in notation.BARS:
+            return notation.bars(self, tok)
+        if tok == r"\nabla":
+            return notation.nabla(self)
+        if tok == r"\begin":
+            return notation.matrix(self)
         if tok.startswith("\\"):
             raise Unread(f"{tok} is not notation symbackprop reads (column {col}); nothing was run", col)
         raise Unread(f"unexpected {tok!r} (column {col})", col)

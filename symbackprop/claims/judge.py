@@ -332,25 +332,34 @@ def _condition(good, bad):
 
 # -- scalar identities ---------------------------------------------------------------------------------
 def judge_scalar(eq, definitions=None):
-    """A claim with no network name: its letters are real variables; exact proof, else sample points."""
+    """A claim with no network name: its letters are real variables; exact proof, else sample points.
+    Literal matrices (\\begin{pmatrix}...) are compared entry by entry."""
     variables = {}
     m = Meaning(None, variables=variables, definitions=definitions)
     left, right = m.value(eq.left), m.value(eq.right)
     if is_matrix(left) or is_matrix(right):
-        raise Unread("a scalar identity with matrices: name the network's quantities (W^{l}, y^{l}, ...)")
-    difference = sp.sympify(left - right)
+        shapes = [v.shape if is_matrix(v) else "a number" for v in (left, right)]
+        if shapes[0] != shapes[1]:
+            raise IllFormed(f"the left side is {shapes[0]}, the right side {shapes[1]}")
+        left, right = sp.Matrix(left), sp.Matrix(right)
+        difference = left - right
+    else:
+        difference = sp.sympify(left - right)
     symbols = sorted(sp.sympify(left).free_symbols | sp.sympify(right).free_symbols, key=str)
     split = symbols[0] if len(symbols) == 1 else None
+    entries = list(difference) if is_matrix(difference) else [difference]
     for values in itertools.product(SCALAR_POINTS, repeat=len(symbols)):
         at = dict(zip(symbols, values))
-        d = sp.N(difference.xreplace(at), DIGITS)
+        ds = [sp.N(d.xreplace(at), DIGITS) for d in entries]
         l, r = sp.N(sp.sympify(left).xreplace(at), 12), sp.N(sp.sympify(right).xreplace(at), 12)
-        if not d.is_number or d.has(sp.nan, sp.zoo) or abs(d) > TOLERANCE * max(1, abs(l), abs(r)):
-            point = ", ".join(f"{k} = {v}" for k, v in at.items())
+        scale = max([1, *(abs(v) for v in (list(l) + list(r) if is_matrix(l) else [l, r]))])
+        if any(not d.is_number or d.has(sp.nan, sp.zoo) or abs(d) > TOLERANCE * scale for d in ds):
+            point = ", ".join(f"{k} = {v}" for k, v in at.items()) or "(no variables)"
             return {"verdict": FAILS, "evidence": "the two sides differ at a real point",
                     "counterexample": {"network": "none (a scalar identity)", "point": point,
-                                       "left": str(l), "right": str(r)}}
-    if is_zero(difference, seconds=SCALAR_SECONDS, split=split):
+                                       "left": str(l.tolist() if is_matrix(l) else l),
+                                       "right": str(r.tolist() if is_matrix(r) else r)}}
+    if all(is_zero(d, seconds=SCALAR_SECONDS, split=split) for d in entries):
         return {"verdict": HOLDS, "method": "exact",
                 "evidence": "the difference of the sides reduces to 0 for every real value of "
                             f"{', '.join(map(str, symbols)) or 'the constants'} (symbackprop.engine.zero)"}

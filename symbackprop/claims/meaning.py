@@ -32,7 +32,7 @@ from symbackprop.claims.calculus import (
     is_matrix,
 )
 from symbackprop.claims.points import LayerOutside, NotMeaningful
-from symbackprop.claims.tree import Call, Deriv, Name, Neg, Num, Script, Unread
+from symbackprop.claims.tree import Call, Deriv, Grad, Name, Neg, Num, Script, Unread
 
 __all__ = ["INDEX_LIMIT", "NETWORK_NAMES", "IllFormed", "Meaning", "Ones", "check_layers", "is_matrix", "layer_vars",
            "mode"]
@@ -60,7 +60,7 @@ def mode(tree):
                and n.base.name in LAYERED and (n.sup not in (None, Name("T")) or n.base.name == "n" and n.sub)}
     bare = {n.name for n in nodes if isinstance(n, Name)} & (NETWORK_NAMES - LAYERED - {"eta"})
     calls = any(isinstance(n, Call) and n.func == "a" for n in nodes)
-    if not (layered or bare or calls or any(isinstance(n, Deriv) for n in nodes)):
+    if not (layered or bare or calls or any(isinstance(n, (Deriv, Grad)) for n in nodes)):
         return "scalar"
     per_example = any(isinstance(n, Script) and n.base == Name("E") and n.sub for n in nodes)  # E_j
     return "batch" if (layered | bare) & BATCH_NAMES or per_example else "example"
@@ -118,7 +118,7 @@ class Meaning(Calculus):
         p = self.point
         if name == "ones":
             return Ones()
-        if name == "E":
+        if name in ("E", "C"):  # C: Nielsen's letter for the cost, in a claim that names the network
             return p.error(self.batch)
         if name in ("x", "z", "P", "X", "Z"):
             return p.quantity(name, batch=self.batch or name in "XZ")

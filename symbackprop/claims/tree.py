@@ -111,3 +111,11 @@ class Outer(_Binary):  # \otimes: u (x) v = u v^T
 
 class Eq(_Binary):
     pass
+
+
+class Grad(Node):
+    fields = ("num", "den")  # \nabla_{den} num: the gradient, with the shape of den (a column for a vector)
+
+
+class Matrix(Node):
+    fields = ("rows",)  # \begin{bmatrix} a & b \\ c & d \end{bmatrix}: a tuple of rows, each a tuple of entries
