@@ -9,7 +9,6 @@ import sympy as sp
 
 from symbackprop.book.model import CONDITIONAL, FAILS, Comparison, Part, expect, finding
 from symbackprop.book.shared import forms_finding, latex, network_forms
-from symbackprop.engine.activations import get_activation
 from symbackprop.engine.zero import is_zero
 
 PART = Part("ch. 4")
@@ -65,44 +64,39 @@ def layer_two_weight_chain():
                          rows_are_a1)
 
 
-@claim("eq37.outer_W2", "eq. 37, sec. 4.2",
-       r"$\frac{\partial E}{\partial W^2}=\left(\left(\frac{\partial a^2}{\partial y^2}\right)^T\nabla_{a^2}E^T"
-       r"\right)\otimes a^1$, the Jacobian being equal to its transpose", reconstructed=True, equations=(37,),
-       passage="with the diagonal matrix being identical to its transpose.")
-def layer_two_outer_product():
-    def symmetric(forms):
-        J = get_activation("softmax").jacobian(list(sp.symbols("y1:4", real=True)))
-        return is_zero(J - J.T), ["softmax's full Jacobian is symmetric too: $J-J^T$ simplifies to 0 (n = 3)"]
-    return forms_finding(TWO_LAYER, (2,), ("W",), (("direct", "outer"),), "dE/dW^2 = delta^2 (x) a^1", symmetric)
-
-
-@claim("eq38.db2", "eq. 38, sec. 4.2",
-       r"$\frac{\partial E}{\partial b^2}=\frac{\partial E}{\partial a^2}\frac{\partial a^2}{\partial y^2}$",
-       reconstructed=True, equations=(38,), passage="has the same form as the first and second lines of 19, with "
-                                                     "the exception of the superscripts")
-def layer_two_bias():
-    return forms_finding(TWO_LAYER, (2,), ("b",), (("direct", "chain"), ("direct", "outer")), "dE/db^2 = delta^2")
-
-
-@claim("eq39_41.dW1", "eq. 39-41, sec. 4.2",
-       r"$\frac{\partial E}{\partial W^1}=\frac{\partial E}{\partial a^2}\frac{\partial a^2}{\partial y^2}"
-       r"\frac{\partial y^2}{\partial a^1}\frac{\partial a^1}{\partial y^1}\frac{\partial y^1}{\partial W^1}$ with "
-       r"$\frac{\partial y^2}{\partial a^1}=W^2$ ($p\times n$) and $\frac{\partial y^1}{\partial W^1}$ a column of "
-       r"$n$ matrices $n\times m$", reconstructed=True, equations=(39, 40, 41),
-       passage="the \\( p\\times n\\) matrix resulting from the calculation of \\( \\frac{\\partial y^2}{\\partial "
-               "a^1}\\) is precisely the weight matrix \\( W^2\\).")
-def layer_one_weight_chain():
-    def shapes(forms):
-        net = forms.net
-        J = (net.W(2) * net.a_local(1) + net.b(2)).jacobian(list(net.a_local(1)))
-        col = forms.d[1].dy_dW
-        engine = forms.d[2].dy_ds  # the engine's dy^2/da^1 (eq. 41)
-        ok = J == engine == net.W(2) and J.shape == (2, 2) and len(col) == 2 and col[0].shape == (2, 3)
-        return ok, [Comparison("$\\frac{\\partial y^2}{\\partial a^1}$ (sp.jacobian)", latex(J),
-                               r"W^2\ \text{(the engine's LayerDerivation.dy\_ds)}",
-                               f"entry by entry; shape {J.shape} (p x n)").text(),
-                    f"$\\frac{{\\partial y^1}}{{\\partial W^1}}$: {len(col)} entries of shape {col[0].shape} (n x m)"]
-    return forms_finding(TWO_LAYER, (1,), ("W",), (("direct", "chain"),), "the five-factor chain gives dE/dW^1", shapes)
+#: the two-layer network of sec. 4.2 as a ``symbackprop check`` directive
+CHECK_TWO_LAYER = "layers=3,2,2 activations=tanh,sigmoid loss=mse"
+PART.checked("eq37.outer_W2", "eq. 37, sec. 4.2",
+             r"$\frac{\partial E}{\partial W^2}=\left(\left(\frac{\partial a^2}{\partial y^2}\right)^T\nabla_{a^2}E^T"
+             r"\right)\otimes a^1$, the Jacobian being equal to its transpose",
+             ((r"\frac{\partial E}{\partial W^{2}} = \left(\left(\frac{\partial a^{2}}{\partial y^{2}}\right)^{T} "
+              r"\nabla_{a^{2}} E\right) \otimes a^{1}"),
+              r"\frac{\partial a^{2}}{\partial y^{2}} = \left(\frac{\partial a^{2}}{\partial y^{2}}\right)^{T}"),
+             CHECK_TWO_LAYER, summary="dE/dW^2 = delta^2 (x) a^1, and the diagonal Jacobian is its own transpose",
+             reconstructed=True, equations=(37,), passage="with the diagonal matrix being identical to its transpose.")
+# eq. 38 is the chain product, a row; the gradient with the shape of b^2 is its transpose: both are checked
+PART.checked("eq38.db2", "eq. 38, sec. 4.2",
+             r"$\frac{\partial E}{\partial b^2}=\frac{\partial E}{\partial a^2}\frac{\partial a^2}{\partial y^2}$",
+             ((r"\frac{\partial E}{\partial a^{2}} \frac{\partial a^{2}}{\partial y^{2}} \frac{\partial y^{2}}"
+               r"{\partial b^{2}} = \frac{\partial E}{\partial a^{2}} \frac{\partial a^{2}}{\partial y^{2}}"),
+              (r"\frac{\partial E}{\partial b^{2}} = \left(\frac{\partial E}{\partial a^{2}} \frac{\partial a^{2}}"
+               r"{\partial y^{2}}\right)^{T}")), CHECK_TWO_LAYER, summary="dE/db^2 = delta^2", reconstructed=True,
+             equations=(38,), passage="has the same form as the first and second lines of 19, with the exception of "
+                                      "the superscripts")
+PART.checked("eq39_41.dW1", "eq. 39-41, sec. 4.2",
+             r"$\frac{\partial E}{\partial W^1}=\frac{\partial E}{\partial a^2}\frac{\partial a^2}{\partial y^2}"
+             r"\frac{\partial y^2}{\partial a^1}\frac{\partial a^1}{\partial y^1}\frac{\partial y^1}{\partial W^1}$ "
+             r"with $\frac{\partial y^2}{\partial a^1}=W^2$ ($p\times n$) and $\frac{\partial y^1}{\partial W^1}$ a "
+             r"column of $n$ matrices $n\times m$",
+             ((r"\frac{\partial E}{\partial W^{1}} = \frac{\partial E}{\partial a^{2}}\frac{\partial a^{2}}"
+               r"{\partial y^{2}}\frac{\partial y^{2}}{\partial a^{1}}\frac{\partial a^{1}}{\partial y^{1}}"
+               r"\frac{\partial y^{1}}{\partial W^{1}}"),
+              r"\frac{\partial y^{2}}{\partial a^{1}} = W^{2}"), CHECK_TWO_LAYER,
+             summary="the five-factor chain gives dE/dW^1, with dy^2/da^1 = W^2 (the checker multiplies the column "
+                     "of matrices dy^1/dW^1, so a wrong shape would be ill-formed)", reconstructed=True,
+             equations=(39, 40, 41), passage="the \\( p\\times n\\) matrix resulting from the calculation of \\( "
+                                             "\\frac{\\partial y^2}{\\partial a^1}\\) is precisely the weight matrix "
+                                             "\\( W^2\\).")
 
 
 @claim("sec4.2.W_1_subscript", "sec. 4.2, after eq. 41", r"``$\frac{\partial y^1}{\partial W_1}$ is a column-vector "
