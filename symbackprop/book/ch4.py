@@ -64,7 +64,8 @@ def layer_two_weight_chain():
                          rows_are_a1)
 
 
-#: the two-layer network of sec. 4.2 as a ``symbackprop check`` directive
+#: the two-layer network of sec. 4.2 as a ``symbackprop check`` directive.  The book writes \nabla_aE for the row
+#: dE/da (appendix C); the checker's \nabla is the column, so the book's \nabla_{a^2}E^T is the checker's \nabla_{a^2} E.
 CHECK_TWO_LAYER = "layers=3,2,2 activations=tanh,sigmoid loss=mse"
 PART.checked("eq37.outer_W2", "eq. 37, sec. 4.2",
              r"$\frac{\partial E}{\partial W^2}=\left(\left(\frac{\partial a^2}{\partial y^2}\right)^T\nabla_{a^2}E^T"
