@@ -136,6 +136,45 @@ def test_tex_output_compiles_with_pdflatex(tmp_path):
     assert (tmp_path / "out.pdf").stat().st_size > 1000
 
 
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+def test_tex_output_puts_the_verdict_beside_each_row(tmp_path):
+    # each row gets its verdict beside it: \tag* in align* and \[ \], a column of its own (&&) in a numbered align
+    # (so the equation numbers stay), nothing where a tag is not allowed ($$, a row with its own \tag); the
+    # engine's corrected statement is typeset as math in the failing claim's box; amsmath is loaded if missing
+    wrong = r"\frac{\partial E}{\partial W^{l}} = (s^{l-1})^{T} \delta^{l}"  # the transpose on the wrong side
+    doc = ("\\documentclass{article}\n\\begin{document}\n"
+           "\\begin{align}\n" + TRUE.replace(" = ", " &= ") + " \\\\\n y^{l} &= W^{l} s^{l-1} + b^{l} \\nonumber\n"
+           "\\end{align}\n"
+           "\\begin{align*}\n" + TRUE + " \\\\\n x &= \\begin{bmatrix} x_{1} \\\\ x_{2} \\end{bmatrix}\n\\end{align*}\n"
+           "\\[ " + wrong + " \\]\n"
+           "\\begin{equation}\n" + TRUE + " \\tag{7}\n\\end{equation}\n"
+           "$$ " + TRUE + " $$\n\\end{document}\n")
+    (tmp_path / "in.tex").write_text(doc)
+    out = tmp_path / "out.tex"
+    assert main(["check", str(tmp_path / "in.tex"), "--format", "tex", "-o", str(out), "--layers", "2,2,2",
+                 "--activations", "tanh,sigmoid", "--loss", "mse"]) == 1
+    text = out.read_text()
+    assert text.count("&&\\text{\\textsf{\\footnotesize holds}}") == 2  # the numbered align's two rows
+    assert text.count("\\tag*{\\textsf{\\footnotesize holds}}") == 2  # align*'s rows
+    assert text.count("\\tag*{\\textsf{\\footnotesize \\textbf{ill-formed}}}") == 1  # the \[ \] row
+    assert text.count("\\tag*") == 3 and "\\usepackage{amsmath}" in text
+    done = subprocess.run(["pdflatex", "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error",
+                           "out.tex"], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout[-2000:]
+
+
+def test_tex_output_typesets_the_corrected_statement():
+    # a failing claim's box shows the engine's dE/dW^l form as math ($\displaystyle ...$), not escaped source
+    from symbackprop.claims.output import tex
+
+    report = check_text("\\[ \\frac{\\partial E}{\\partial W^{l}} = 2 \\delta^{l} (s^{l-1})^{T} \\]")
+    (r,) = report
+    assert r.verdict == "fails" and r.corrected
+    out = tex(report, "\\[ \\frac{\\partial E}{\\partial W^{l}} = 2 \\delta^{l} (s^{l-1})^{T} \\]")
+    math = r.corrected.split("  (")[0]
+    assert "corrected (the engine's): $\\displaystyle " + math + "$" in out
+
+
 def test_exit_status(tmp_path, capsys):
     # 0 when nothing fails or is ill-formed, 1 when something does, 2 for bad input
     good, bad = tmp_path / "good.tex", tmp_path / "bad.md"

@@ -61,13 +61,13 @@ def check_text(text, *, kind="tex", spec=None, seed=0, progress=None, exact=Fals
                 points = spec_points(spec, seed) if spec else panel_points(seed)
             pending |= set(item.words) - {"panel"}
             continue
-        for line, claim in item.rows:
+        for (line, claim), row_end in zip(item.rows, item.row_ends or [None] * len(item.rows)):
             if "skip" in pending:
                 found = [ClaimResult(line, claim, SKIPPED, "a directive asked to skip this equation")]
             else:
                 found = check_claim(claim, line, points, definitions, "definition" in pending, exact)
             for r in found:
-                r.end = item.end
+                r.end, r.row_end, r.env = item.end, row_end, item.env
                 used |= set(r.networks)
             results.extend(found)
         pending.clear()

@@ -48,6 +48,8 @@ class Display:
     start: int
     end: int
     rows: list = field(default_factory=list)  # [(line, text)]
+    env: str = ""  # "align*", "equation", ... or "bracket" for \[ \], "dollars" for $$ $$
+    row_ends: list = field(default_factory=list)  # the document offset where each row's text ends
 
 
 @dataclass
@@ -84,14 +86,17 @@ def displays(text, kind="tex"):
         body = next(g for g in (m.group("body"), m.group("bracket"), m.group("dollars")) if g is not None)
         offset = m.start("body") if m.group("body") is not None else \
             m.start("bracket") if m.group("bracket") is not None else m.start("dollars")
-        display = Display(_line(text, m.start()), m.start(), m.end())
-        display.rows = _rows(text, body, offset)
+        env = (m.group("env") + m.group("star")) if m.group("env") else "bracket" if m.group("bracket") is not None \
+            else "dollars"
+        display = Display(_line(text, m.start()), m.start(), m.end(), env=env)
+        display.rows = _rows(text, body, offset, display.row_ends)
         found.append(display)
     return found
 
 
-def _rows(text, body, offset):
-    """(line, claim text) for each row of a display body that starts at ``offset`` of the document."""
+def _rows(text, body, offset, ends=None):
+    """(line, claim text) for each row of a display body that starts at ``offset`` of the document (and, in
+    ``ends``, the offset where each row's text ends: the output puts a row's verdict there)."""
     rows, previous_side = [], None
     position = 0
     for part in _split_rows(body):
@@ -108,6 +113,8 @@ def _rows(text, body, offset):
         if claim.startswith("=") and previous_side:
             claim = f"{previous_side} {claim}"
         rows.append((line, claim))
+        if ends is not None:
+            ends.append(offset + position - (len(part) - len(part.rstrip())))
         previous_side = _last_side(claim)
     return rows
 

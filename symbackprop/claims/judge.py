@@ -65,10 +65,13 @@ class ClaimResult:
     networks: list = field(default_factory=list)
     definition: bool = False
     end: int | None = field(default=None, repr=False)  # offset in the document after the claim's display
+    row_end: int | None = field(default=None, repr=False)  # offset where the claim's row of the display ends
+    env: str = field(default="", repr=False)  # the display's environment (extract.Display.env)
 
     def to_dict(self):
         row = asdict(self)
-        row.pop("end")
+        for private in ("end", "row_end", "env"):
+            row.pop(private)
         return row
 
     @property

@@ -6,6 +6,7 @@
 line 1: holds (high precision)  \\frac{\\partial E}{\\partial b^{l}} = \\delta^{l}
 """
 import json as _json
+import re
 from collections import Counter
 
 from symbackprop.latex.escape import tex_escape
@@ -79,33 +80,74 @@ def to_json(report):
     claims = []
     for r in report:
         row = r.to_dict()
-        row.pop("end", None)
         claims.append(row)
     return _json.dumps({"claims": claims, "networks": report.networks, "notes": report.notes,
                         "summary": summary(report)}, indent=2) + "\n"
 
 
 def tex(report, document):
-    """The user's ``document`` with every display followed by its verdicts; a failing claim boxed.
+    """The user's ``document`` with each row's verdict beside it and every display followed by its verdicts;
+    a failing claim boxed, with the engine's corrected statement typeset as math.
 
-    A fragment (no ``\\begin{document}``) is wrapped in a minimal article with amsmath.  The verdicts are
-    plain text made safe by :func:`tex_escape`, so the document compiles as it did before.
+    Beside a row: ``\\tag*{verdict}`` in an unnumbered display (``align*``, ``equation*``, ``\\[ \\]``), and
+    a ``\\text`` after the row in a numbered one, so its equation numbers and ``\\ref`` stay as they were.
+    Nothing is put beside a row that has its own ``\\tag``, in ``$$ $$``, ``eqnarray`` and ``multline``, or in
+    a display with ``split``/``aligned`` inside (amsmath allows no tag there): the lines after the display say
+    it.  A fragment (no ``\\begin{document}``) is wrapped in a minimal article with amsmath; amsmath is loaded
+    if the document did not.  The verdicts are plain text made safe by :func:`tex_escape`.
     """
-    by_end = {}
+    by_end, by_row = {}, {}
     for r in report:
         if r.end is not None:
             by_end.setdefault(r.end, []).append(r)
+        if r.row_end is not None and _taggable(r, document):
+            by_row.setdefault(r.row_end, []).append(r)
+    inserts = [(end, "\n" + "\n".join(_tex_verdict(r) for r in rs) + "\n") for end, rs in by_end.items()]
+    inserts += [(end, _beside(rs, _row_text(document, end))) for end, rs in by_row.items()]
     pieces, last = [], 0
-    for end in sorted(by_end):
-        pieces += [document[last:end], "\n" + "\n".join(_tex_verdict(r) for r in by_end[end]) + "\n"]
+    for end, piece in sorted(inserts, key=lambda e: e[0]):
+        pieces += [document[last:end], piece]
         last = end
     pieces.append(document[last:])
     body = "".join(pieces)
     if r"\begin{document}" not in body:
         body = ("\\documentclass{article}\n\\usepackage{amsmath,amssymb}\n\\begin{document}\n" + body
                 + "\n\\end{document}\n")
+    elif not re.search(r"\\usepackage(\[[^]]*\])?\{[^}]*\b(amsmath|mathtools)\b", body.split(r"\begin{document}")[0]):
+        body = body.replace(r"\begin{document}", "\\usepackage{amsmath}\n\\begin{document}", 1)
     closing = "\\par\\medskip\\noindent{\\small\\textsf{symbackprop check: " + tex_escape(summary(report)) + "}}\n"
     return body.replace(r"\end{document}", closing + r"\end{document}", 1)
+
+
+#: environments whose rows take a verdict beside them: unnumbered ones by \tag*, numbered ones by \text
+_TAGGED = {"align*", "equation*", "gather*", "bracket"}
+_NUMBERED = {"align", "equation", "gather"}
+
+
+def _row_text(document, row_end):
+    """The text of the row ending at ``row_end`` (from the previous row break or line start)."""
+    start = document.rfind("\n", 0, row_end) + 1
+    return document[max(start, document.rfind("\\\\", 0, row_end)):row_end]
+
+
+def _taggable(r, document):
+    if r.env not in _TAGGED | _NUMBERED:
+        return False
+    row = _row_text(document, r.row_end)
+    display = document[document.rfind("\\begin{" + r.env, 0, r.row_end) if r.env != "bracket" else
+                       document.rfind("\\[", 0, r.row_end):r.end]
+    return "\\tag" not in row and not re.search(r"\\begin\{(split|aligned|gathered)\}", display)
+
+
+def _beside(results, row):
+    """The verdict(s) of one row, beside it: a tag, or in a numbered align a column of its own (``&&``) when
+    the row has one ``&`` (outside matrices), else after a ``\\qquad``."""
+    words = "; ".join(("\\textbf{%s}" if r.failed else "%s") % tex_escape(r.verdict) for r in results)
+    text = "\\textsf{\\footnotesize " + words + "}"
+    if results[0].env in _TAGGED:
+        return f"\\tag*{{{text}}}"
+    one_column = results[0].env == "align" and re.sub(r"\\begin\{(\w*matrix)\}.*?\\end\{\1\}", "", row).count("&") == 1
+    return f"&&\\text{{{text}}}" if one_column else f"\\qquad\\text{{{text}}}"
 
 
 def _tex_verdict(r):
@@ -113,11 +155,32 @@ def _tex_verdict(r):
         (f" if {tex_escape(r.condition)}" if r.condition else "")
     lines = [f"line {r.line}: " + head]
     if r.failed or r.verdict in ("conditional", "unread"):
-        lines += [tex_escape(line) for line in _details(r)]
+        lines += [tex_escape(line) for line in _details(r) if not line.startswith("corrected (the engine")]
+        if r.corrected:
+            lines.append(_corrected_tex(r.corrected))
         box = "\\\\ ".join(lines)
         return ("\\par\\noindent\\fbox{\\parbox{0.96\\linewidth}{\\raggedright\\footnotesize\\textsf{" + box
                 + "}}}\\par")
     return "\\par\\noindent{\\footnotesize\\textsf{symbackprop: " + lines[0] + "}}\\par"
+
+
+def _corrected_tex(corrected):
+    """The engine's corrected statement as math (it is the engine's LaTeX, never the user's text), its value as
+    text."""
+    math, _, value = corrected.partition("  (")
+    if math.startswith("the engine's value") or not _balanced(math):
+        return "corrected (the engine's): " + tex_escape(corrected)
+    note = f" ({tex_escape(value.rstrip(')'))})" if value else ""
+    return f"corrected (the engine's): $\\displaystyle {math}$" + note
+
+
+def _balanced(math):
+    level = 0
+    for ch in math:
+        level += {"{": 1, "}": -1}.get(ch, 0)
+        if level < 0:
+            return False
+    return level == 0 and "$" not in math
 
 
 FORMATS = {"text": lambda report, document: text(report), "md": lambda report, document: markdown(report),
