@@ -2,14 +2,12 @@
 gradient forms (eq. 87-88, :attr:`LayerDerivation.gradient_forms`), the batch update (eq. 89-92), and the
 notation of sec. 5.1.  The Keras listing of sec. 5.3 is :mod:`symbackprop.book.ch5_listing`.
 """
-import random
 
 import numpy as np
 import sympy as sp
 
 from symbackprop.book.model import FAILS, Comparison, Part, expect, finding
-from symbackprop.book.shared import DIGITS, latex, network_forms, rational, to_array
-from symbackprop.engine import forms as engine_forms
+from symbackprop.book.shared import latex, network_forms
 from symbackprop.engine.zero import is_zero
 
 PART = Part("ch. 5")
@@ -17,24 +15,14 @@ claim = PART.claim
 BATCH = ("2,2,1", "tanh,sigmoid", "mse")
 
 
-def _column(net, beta, c):
-    """{x_j: X[j, c], z_i: Z[i, c]}: the single-example symbols of batch column c."""
-    mapping = {xi: net.X(beta)[j, c] for j, xi in enumerate(net.x)}
-    mapping.update({zi: net.Z(beta)[i, c] for i, zi in enumerate(net.z)})
-    return mapping
-
-
-@claim("eq79.first_layer", "eq. 79, sec. 5.1", r"$Y^1=W^1X+B^1$: the first layer on a batch $X$ of $\beta$ columns",
-       reconstructed=True, equations=(79,), passage="Of course, the linearity vector of the first layer is now a "
-                                                    "matrix, and to mark this difference, I used another symbol, "
-                                                    "\\( Y^1\\).")
-def first_layer_on_a_batch():
-    net, beta = network_forms(*BATCH).net, 3
-    Y1 = net.batch_forward(beta)[1][0]
-    by_hand = net.W(1) * net.X(beta) + net.b(1) * sp.ones(1, beta)
-    return expect(is_zero(Y1 - by_hand), "the engine's batch linearity is W^1 X + b^1 [1 ... 1]",
-                  compared=[Comparison("$Y^1$, beta = 3", r"W^1X+b^1[1\ 1\ 1]", r"Y^1\ \text{(engine)}",
-                                       "difference is_zero")], values={"shape": Y1.shape})
+#: the batch network of the chapter as a ``symbackprop check`` directive (beta = 3 columns)
+CHECK_BATCH = "layers=2,2,1 activations=tanh,sigmoid loss=mse batch=3"
+PART.checked("eq79.first_layer", "eq. 79, sec. 5.1",
+             r"$Y^1=W^1X+B^1$: the first layer on a batch $X$ of $\beta$ columns",
+             (r"Y^{1} = W^{1} X + B^{1}", r"B^{1} = b^{1} \mathbf{1}^{T}"), CHECK_BATCH,
+             summary="the batch linearity is W^1 X + b^1 [1 ... 1]", reconstructed=True, equations=(79,),
+             passage="Of course, the linearity vector of the first layer is now a matrix, and to mark this difference, "
+                     "I used another symbol, \\( Y^1\\).")
 
 
 @claim("eq79.reference", "sec. 5.1, before eq. 79", r"``Let's rewrite equation 9 with a batch of $\beta$ vectors $x$'': "
@@ -86,51 +74,25 @@ def output_columns_are_activations():
                    reading="$Y^j$ read as $P^j$", values={"linearity_equals_output": same})
 
 
-@claim("eq85_86.batch_error", "eq. 85-86, sec. 5.1", r"$E=\frac1\beta\sum_{j=1}^{\beta}E_j(A^j)$",
-       reconstructed=True, equations=(85, 86), passage="ends up being calculated as the arithmetic mean of the errors "
-                                                       "made by each column-vector in the activation matrix.")
-def batch_error_is_a_mean():
-    net, beta = network_forms(*BATCH).net, 2
-    per = [net.error().xreplace(_column(net, beta, c)) for c in range(beta)]
-    return expect(is_zero(net.batch_error(beta) - sum(per) / beta), "the batch error is the mean of the per-column "
-                  "errors", compared=[Comparison("beta = 2", r"E\ \text{(engine's batch error)}",
-                                                 r"\frac12\left(E_1(A^1)+E_2(A^2)\right)", "difference is_zero")])
-
-
-@claim("eq87_88.batch_gradient", "eq. 87-88, sec. 5.1",
-       r"$\frac{\partial E}{\partial W^l}=\frac1\beta\sum_j\left(\frac{\partial E_j}{\partial y^l}\right)^T\otimes "
-       r"s^{l-1}_j=\frac1\beta\Delta^l(S^{l-1})^T$, $\frac{\partial E}{\partial b^l}=\frac1\beta\sum_j"
-       r"\left(\frac{\partial E_j}{\partial y^l}\right)^T$", reconstructed=True, equations=(87, 88),
-       passage="Finally, based on 65 and with reasoning analogous to that just made")
-def engine_batch_gradient_forms():
-    fs, beta = network_forms(*BATCH), 2
-    d, net = fs.d, fs.net
-    rng = random.Random(7)
-    point = {s: rational(rng) for s in (*net.X(beta), *(p for l in range(1, net.L + 1) for p in (*net.W(l), *net.b(l))))}
-    point.update({s: sp.Rational(rng.randint(1, 9), 10) for s in net.Z(beta)})
-    layers, E = net.batch_forward(beta), net.batch_error(beta)
-    M = d.matrices.at(beta)
-    worst = 0.0
-    for l in range(1, net.L + 1):
-        columns = []
-        for c in range(beta):
-            mapping = _column(net, beta, c)
-            for k in range(1, net.L + 1):
-                mapping.update(zip(net.y_local(k), layers[k][0][:, c]))
-                mapping.update(zip(net.a_local(k), layers[k][1][:, c]))
-            columns.append(d.delta_expanded(l).xreplace(mapping))
-        values = {M.Delta(l): sp.ImmutableMatrix(sp.Matrix.hstack(*columns)), M.A(l - 1): sp.ImmutableMatrix(layers[l - 1][1])}
-        for form, params in ((d[l].dW_form, net.W(l)), (d[l].db_form, net.b(l))):
-            engine = engine_forms.explicit(form.xreplace({engine_forms.BETA: beta}), values).xreplace(point)
-            direct = sp.Matrix(params.shape[0], params.shape[1], [sp.diff(E, p).xreplace(point) for p in params])
-            worst = max(worst, float(np.abs(to_array(engine.evalf(DIGITS)) - to_array(direct.evalf(DIGITS))).max()))
-    return expect(worst < 1e-20, "the engine's batch forms are the gradient of the batch error",
-                  compared=[Comparison(f"layers 1-{net.L} of {net.spec.describe()}, beta = {beta}",
-                                       r"\frac{\partial E}{\partial W^l}\ \text{(sp.diff of the batch error)}",
-                                       r"\tfrac1\beta\Delta^l(S^{l-1})^T,\ \tfrac1\beta\Delta^l\mathbf 1\ "
-                                       r"\text{(engine: LayerDerivation.gradient\_forms)}",
-                                       f"every entry at a random rational point (30 digits); largest difference "
-                                       f"{worst:.1e}")], values={"max_difference": worst})
+PART.checked("eq85_86.batch_error", "eq. 85-86, sec. 5.1", r"$E=\frac1\beta\sum_{j=1}^{\beta}E_j(A^j)$",
+             (r"E = \frac{1}{\beta}\sum_{j=1}^{\beta} E_{j}",), CHECK_BATCH,
+             summary="the batch error is the mean of the per-column errors", reconstructed=True, equations=(85, 86),
+             passage="ends up being calculated as the arithmetic mean of the errors made by each column-vector in the "
+                     "activation matrix.")
+PART.checked("eq87_88.batch_gradient", "eq. 87-88, sec. 5.1",
+              r"$\frac{\partial E}{\partial W^l}=\frac1\beta\sum_j\left(\frac{\partial E_j}{\partial y^l}\right)^T"
+              r"\otimes s^{l-1}_j=\frac1\beta\Delta^l(S^{l-1})^T$, $\frac{\partial E}{\partial b^l}=\frac1\beta\sum_j"
+              r"\left(\frac{\partial E_j}{\partial y^l}\right)^T$",
+              ((r"\frac{\partial E}{\partial W^{l}} = \frac{1}{\beta}\sum_{j=1}^{\beta} \frac{\partial E_{j}}"
+               r"{\partial W^{l}}"),
+               r"\frac{\partial E}{\partial W^{l}} = \frac{1}{\beta} \Delta^{l} (S^{l-1})^{T}",
+               (r"\frac{\partial E}{\partial b^{l}} = \frac{1}{\beta}\sum_{j=1}^{\beta} \frac{\partial E_{j}}"
+               r"{\partial b^{l}}"),
+               r"\frac{\partial E}{\partial b^{l}} = \frac{1}{\beta} \Delta^{l} \mathbf{1}"), CHECK_BATCH,
+              summary="the batch gradient is the mean of the per-example gradients, and the engine's forms "
+                      "(1/beta) Delta^l (S^{l-1})^T and (1/beta) Delta^l 1 are it",
+              reconstructed=True, equations=(87, 88),
+              passage="Finally, based on 65 and with reasoning analogous to that just made")
 
 
 @claim("eq89_92.batch_update", "eq. 89-92, sec. 5.2",
