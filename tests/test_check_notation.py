@@ -40,6 +40,9 @@ def one(claim, header=""):
     (r"E = \frac{1}{n}\sum_{i=1}^{n} |a^{L}_{i} - z_{i}|", SIGMOID_MAE, "holds"),
     (r"E = \frac{1}{n}\sum_{i=1}^{n} \left| a^{L}_{i} - z_{i} \right|", SIGMOID_MAE, "holds"),
     (r"E = \frac{1}{n}\sum_{i=1}^{n} (a^{L}_{i} - z_{i})", SIGMOID_MAE, "fails"),
+    # the book's MAE cell writes the bars as a one-entry vmatrix
+    (r"E=\frac{1}{n}\sum_{i=1}^n \begin{vmatrix}a^{L}_{i}-z_{i}\end{vmatrix}", SIGMOID_MAE, "holds"),
+    (r"E=\frac{1}{n}\sum_{i=1}^n \begin{vmatrix}a^{L}_{i}+z_{i}\end{vmatrix}", SIGMOID_MAE, "fails"),
     # absolute value as a scalar identity: |y| = max(y, -y); planted |y| = y
     (r"\lvert y \rvert = \max(y, -y)", "", "holds"),
     (r"|y| = y", "", "fails"),

@@ -9,7 +9,8 @@ parser, positioned after the opening token, and returns a node of :mod:`symbackp
   \\delta^{L} = \\nabla_{a^{L}} E \\odot a'(y^{L})).
 * ``|x|``, ``\\left| x \\right|``, ``\\lvert x \\rvert``: the absolute value, entry by entry (Call 'abs').
 * ``\\|x\\|``, ``\\lVert x \\rVert``: the Euclidean norm of a vector (Frobenius for a matrix) (Call 'norm').
-* ``\\begin{bmatrix} 1 & 2 \\\\ 3 & 4 \\end{bmatrix}`` (also pmatrix, matrix, Bmatrix): :class:`Matrix`.
+* ``\\begin{bmatrix} 1 & 2 \\\\ 3 & 4 \\end{bmatrix}`` (also pmatrix, matrix, Bmatrix): :class:`Matrix`;
+  ``\\begin{vmatrix} x \\end{vmatrix}`` of one entry is the absolute value (the book's MAE).
 
 >>> from symbackprop.claims.grammar import parse_claim
 >>> parse_claim(r"\\delta^{L} = \\nabla_{a^{L}} E \\odot a'(y^{L})")[0].right
@@ -54,7 +55,7 @@ def bars(parser, opening):
 def matrix(parser):
     """\\begin{bmatrix} ... \\end{bmatrix}: entries separated by &, rows by \\\\."""
     env = "".join(t.text for t in parser.group_tokens())
-    if env not in MATRICES:
+    if env not in MATRICES | {"vmatrix"}:
         parser.fail(f"the environment {env!r} is not read inside an equation (matrices: {', '.join(sorted(MATRICES))})")
     rows, row = [], [parser.side()]
     while parser.peek() in ("&", "\\\\"):
@@ -70,6 +71,10 @@ def matrix(parser):
         parser.fail(f"\\begin{{{env}}} is closed by another environment")
     if len({len(r) for r in rows}) != 1:
         raise Unread(f"the rows of the {env} have different lengths: {[len(r) for r in rows]}")
+    if env == "vmatrix":  # bars around one entry, as the book writes MAE; a determinant is not read
+        if len(rows) != 1 or len(rows[0]) != 1:
+            raise Unread("a vmatrix of more than one entry is a determinant, which is not read")
+        return Call("abs", rows[0], 0, None)
     return Matrix(tuple(rows))
 
 
