@@ -15,6 +15,7 @@ its position, never run.  The rules, loosest first::
     atom     := number | letter | greek | "(" side ")" | "[" side "]" | "{" side "}"
               | \\frac{..}{..} | \\sum_{j=1}^{n} product | function ["'"] ["^" group] argument
               | \\mathbf{..} | \\boldsymbol{..} | \\mathrm{..} | \\operatorname{..} | \\mathbb{1}
+              | \\nabla_{..} atom | |side| | \\|side\\| | \\begin{bmatrix}..\\end{bmatrix}   (claims.notation)
 
 So juxtaposition (the matrix product) binds tighter than the Hadamard product, as the book reads
 ``a'(y^{l}) \\odot (W^{l+1})^{T} \\delta^{l+1}``.
@@ -76,7 +77,6 @@ TRANSPOSE = {r"\top", r"\intercal", r"\mathsf{T}", r"\prime"}
 STYLES = {r"\mathbf", r"\boldsymbol", r"\bm", r"\mathit", r"\mathrm", r"\operatorname", r"\text", r"\textrm",
           r"\mathbb", r"\mathsf", r"\vec"}
 WORDS = {"T": "T", "ones": "ones"}
-CLOSING_BARS = {"|", r"\rvert", r"\rVert", r"\|", r"\vert", r"\Vert"}
 
 
 @dataclass
@@ -168,7 +168,7 @@ class Parser:
                 return node
 
     def starts_atom(self, tok):
-        if tok in CLOSING_BARS or tok in notation.BARS:  # |x| y: a bar opens unless one of its kind is open
+        if tok in notation.CLOSING_BARS or tok in notation.BARS:  # |x| y: a bar opens unless one of its kind is open
             return tok in notation.BARS and tok not in getattr(self, "open_bars", ())
         if tok is None or tok in ("=", "+", "-", ")", "]", "}", r"\}", ",", "^", "_", "'", "&", r"\end"):
             return False

@@ -26,6 +26,7 @@ from symbackprop.claims.tree import Call, Grad, Matrix, Unread
 #: opening token -> closing token and the function it means
 BARS = {"|": ("|", "abs"), r"\lvert": (r"\rvert", "abs"), r"\vert": (r"\vert", "abs"), r"\|": (r"\|", "norm"),
         r"\lVert": (r"\rVert", "norm"), r"\Vert": (r"\Vert", "norm")}
+CLOSING_BARS = {close for close, _ in BARS.values()}
 MATRICES = {"bmatrix", "pmatrix", "matrix", "Bmatrix", "smallmatrix"}
 
 
