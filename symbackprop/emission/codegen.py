@@ -93,6 +93,8 @@ class _Printer(NumPyPrinter):
     def _print_Pow(self, expr, rational=False):
         if expr.exp == -1:  # 1/x, not x**(-1.0)
             return f"1/{self.parenthesize(expr.base, 1000)}"
+        if expr.exp == 3 and expr.base.is_Symbol:  # two products: NumPy's power has no fast path for a cube
+            return "*".join([self._print(expr.base)] * 3)
         return super()._print_Pow(expr, rational=rational)
 
     def _print_Heaviside(self, expr):
@@ -153,6 +155,12 @@ def _into(expr, out):
     """
     p = numpy_expression
     shared, (expr,) = sp.cse(expr, symbols=sp.numbered_symbols("t", real=True), order="none")
+    # the base of a cube is computed once (it is printed b*b*b)
+    cubes = {c.base for c in expr.atoms(sp.Pow) if c.exp in (3, -3) and not c.base.is_Symbol}
+    if cubes:
+        names = sp.numbered_symbols("t", real=True, start=len(shared))
+        shared += [(next(names), b) for b in cubes]
+        expr = expr.xreplace({b: t for t, b in shared[-len(cubes):]})
     if shared:  # a subexpression used twice (e^{-|y|} in the sigmoid) is computed once
         return [f"{t} = {p(value)}" for t, value in shared] + _into(expr, out)
     numerator, denominator = sp.fraction(expr)

@@ -34,13 +34,20 @@ def output_functions(activation, cost, n_out, functions, found=None):
                                               f"E = mean of e over outputs and examples (eq. 86)")
     found = found or output_delta(activation, cost)  # the derivation's output delta
     delta = "output_delta"
-    expr = _delta_in_y(activation, cost, found).xreplace({N: 1 / SCALE})
+    expr = _one_fraction(stable(_delta_in_y(activation, cost, found)).rewritten.xreplace({N: 1 / SCALE}))
     doc = (f"delta^L = e'(a, z) a'(y) / n_L = {sp.sstr(found.simplified)} (simplified by SymPy), "
            f"times scale = (1/beta) or -lr/beta (eq. 54, 87)")
     functions[delta] = elementwise_source(delta, expr, ("y", "a", "z", "scale"), doc)
     # fused into y, the printed cost and delta may not read a^L: then one example at a time skips a(y^L)
     reads_a = any(stable(f).rewritten.has(A) for f in (term, expr))
     return cost_name, delta, reads_a
+
+
+def _one_fraction(expr):
+    """``expr`` over one denominator when SymPy proves that equal: the terms of a stable form share theirs
+    (1 + e^{-|y|}), and one division by its power takes fewer passes over the array than one per term."""
+    combined = sp.together(expr)
+    return combined if combined != expr and proved_equal(expr, combined) else expr
 
 
 def _fused(expr, activation):

@@ -32,11 +32,21 @@ from symbackprop.engine.zero import is_zero
 w = sp.Wild("w")
 
 
+def sigmoid_pair(u):
+    """(sigmoid(u), sigmoid(-u)) as (E1/(1 + E1 E2), E2/(1 + E1 E2)) with E1 = e^{min(u, 0)}, E2 = e^{min(u, 0) - u}.
+
+    One of E1, E2 is exactly 1 and the other e^{-|u|} <= 1, so nothing overflows, E1 E2 is exact, and the smaller
+    of the two values keeps every digit down to the smallest float (no 1 + tiny - 1).  No select: NumPy computes
+    them in a few passes over the array, without where(), and both share their denominator.
+    """
+    m = sp.Min(u, 0)
+    E1, E2 = sp.exp(m), sp.exp(m - u)
+    return E1 / (1 + E1 * E2), E2 / (1 + E1 * E2)
+
+
 def sigmoid(u):
-    """1/(1 + e^{-u}) as (1 if u >= 0 else e)/(1 + e) with e = e^{-|u|}: e <= 1 never overflows, and for
-    u < 0 the value e^u/(1 + e^u) keeps every digit down to the smallest float (no 1 + tiny - 1)."""
-    e = sp.exp(-sp.Abs(u))
-    return sp.Piecewise((1, u >= 0), (e, True)) / (1 + e)
+    """1/(1 + e^{-u}), printed as the first of :func:`sigmoid_pair`."""
+    return sigmoid_pair(u)[0]
 
 
 def softplus(u):
@@ -157,10 +167,18 @@ def _bounded_term(e, shape):
 
 
 def _sigmoid_near_bound(e):
-    """c sigmoid(u) + v = c (1 + v/c) - c sigmoid(-u) for u >= 0: no a - z once a is within an ulp of 1."""
+    """c sigmoid(u) + v = (c + v) sigmoid(u) + v sigmoid(-u) (as sigmoid(u) + sigmoid(-u) = 1): both sigmoids keep
+    every digit, so no a - z cancels once a is within an ulp of 1 (z = 1: the first term is 0, the second exact)."""
     term, c, u = _bounded_term(e, _SIGMOID)
-    v, q = (e - term) / c, _tail(u)  # q = sigmoid(-|u|): sigmoid(u) for u < 0, 1 - sigmoid(u) for u >= 0
-    return sp.Piecewise((c * (q + v), u < 0), (c * (sp.UnevaluatedExpr(1 + v) - q), True))
+    v = e - term
+    p, q = sigmoid_pair(u)
+    return (c + v) * p + v * q
+
+
+def _sigmoid_prime(u):
+    """sigmoid'(u) = sigmoid(u) sigmoid(-u) = E1 E2/(1 + E1 E2)^2, in the terms of :func:`sigmoid_pair`."""
+    p, q = sigmoid_pair(u)
+    return sp.Mul(*sp.fraction(p)[:1], *sp.fraction(q)[:1]) / sp.fraction(p)[1] ** 2
 
 
 def _tanh_near_bounds(e):
@@ -215,8 +233,10 @@ REWRITES = (
             "(1 - z) - 2 sigmoid(-2y) for y > 1/2 and 2 sigmoid(2y) - (1 + z) for y < -1/2",
             lambda e: _bounded_term(e, sp.tanh(w)) is not None, _tanh_near_bounds, sp.tanh(Y) - _TARGET, True),
     Rewrite("sigmoid'", "e^{-w}/(1 + e^{-w})^2 overflows below w = -709 (inf/inf); through e^{-|w|} it keeps "
-            "both tails", sp.exp(-w) / (1 + sp.exp(-w)) ** 2,
-            sp.exp(-sp.Abs(w)) / (1 + sp.exp(-sp.Abs(w))) ** 2, sp.exp(-Y) / (1 + sp.exp(-Y)) ** 2),
+            "both tails, and it shares its terms with the sigmoid's",
+            lambda e: e.is_Mul and e.has(Y) and e.match(sp.exp(-w) / (1 + sp.exp(-w)) ** 2) is not None,
+            lambda e: _sigmoid_prime(e.match(sp.exp(-w) / (1 + sp.exp(-w)) ** 2)[w]),
+            sp.exp(-Y) / (1 + sp.exp(-Y)) ** 2),
     Rewrite("tanh'", "1 - tanh(w)^2 is 0 once tanh rounds to +-1 (|w| > 19); it is 4 e^{-2|w|}/(1 + e^{-2|w|})^2",
             1 - sp.tanh(w) ** 2, 4 * sp.exp(-2 * sp.Abs(w)) / (1 + sp.exp(-2 * sp.Abs(w))) ** 2,
             1 - sp.tanh(Y) ** 2),
