@@ -120,7 +120,11 @@ def module(act, cost, dtype):
 
 
 def ours(act, cost, y, z, dtype):
-    """The emitted module's E and dE/db (== dE/dW, since x = 1) at W = 0, b = y, under errors-as-exceptions."""
+    """The emitted module's E and dE/db (== dE/dW, since x = 1) at W = 0, b = y, under errors-as-exceptions.
+
+    Where the module prints another output delta for one example at a time (``output_delta_one``, the few-element
+    forms), dE/db is also that function's value (beta = 1, n_L = 1: delta^L with scale = 1), appended to the list.
+    """
     m = module(act, cost, dtype)
     n = len(z)
     b = np.array([[y]] + ([[0.0]] if n == 2 else []), dtype)
@@ -130,8 +134,12 @@ def ours(act, cost, y, z, dtype):
         warnings.simplefilter("error")
         E = m["loss"](params, X, Z)
         grads = m["gradients"](params, X, Z)
+        one = []
+        if "output_delta_one" in m:  # batch size 1 prints its own form of the same delta (elementwise outputs: n = 1)
+            a = m["forward"](params, X)[0][:, 0]
+            one = list(m["output_delta_one"](b[:, 0], a, Z[:, 0], 1.0, out=np.empty(n, dtype)))
     assert np.array_equal(grads["W1"], grads["b1"])  # x = 1
-    return E, list(grads["b1"][:, 0])
+    return E, list(grads["b1"][:, 0]) + one
 
 
 def _normal(v, dtype):
@@ -149,6 +157,7 @@ def check(act, cost, dtype, tol):
                 skipped.append((y, z))  # a(y) itself is no float32: only the fused forms could still be right
                 continue
             got_E, got_grad = ours(act, cost, y_in, z, dtype)
+            grad = grad + grad[:len(got_grad) - len(grad)]  # the one-example delta, if any, has the same truth
             for what, true, got in [("E", E, got_E)] + [(f"dE/db{j}", t, g) for j, (t, g) in enumerate(zip(grad, got_grad))]:
                 true = float(true)
                 assert np.isfinite(got), (act, cost, y, z, what, got)
@@ -192,7 +201,7 @@ def test_torch_fused_losses_are_no_closer_to_the_truth():
             t = torch.tensor([float(y)], dtype=torch.float64, requires_grad=True)
             loss = F.binary_cross_entropy_with_logits(t, torch.tensor([z], dtype=torch.float64))
             loss.backward()
-            E, (g,) = ours("sigmoid", "bce", float(y), (z,), "float64")
+            E, (g, *_) = ours("sigmoid", "bce", float(y), (z,), "float64")
             true_E, (true_g,), _ = truth("sigmoid", "bce", float(y), (z,))
             assert _error(E, true_E) <= max(1e-10, _error(loss.item(), true_E)), (y, z, E, loss.item())
             assert _error(g, true_g) <= max(1e-10, _error(t.grad.item(), true_g)), (y, z, g, t.grad.item())

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
+from sympy.codegen.numpy_nodes import logaddexp
 from sympy.printing.codeprinter import PrintMethodNotImplementedError
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import precedence
@@ -108,7 +109,7 @@ class _Printer(NumPyPrinter):
 
 
 _PRINTER = _Printer()
-_UFUNCS = {sp.exp: "exp", sp.log: "log", sp.tanh: "tanh", sp.Abs: "absolute", sp.sign: "sign", log1p: "log1p", expm1: "expm1",
+_UFUNCS = {logaddexp: "logaddexp", sp.exp: "exp", sp.log: "log", sp.tanh: "tanh", sp.Abs: "absolute", sp.sign: "sign", log1p: "log1p", expm1: "expm1",
            sp.sin: "sin", sp.cos: "cos", sp.tan: "tan", sp.sinh: "sinh", sp.cosh: "cosh", sp.atan: "arctan"}
 
 
@@ -194,10 +195,12 @@ def _into(expr, out):
     return [f"{out}[...] = {p(expr)}", f"return {out}"]
 
 
-def elementwise_source(name, expr, args, doc):
-    """A Python function ``name(*args, out)`` computing ``expr`` element-wise into ``out``."""
+def elementwise_source(name, expr, args, doc, rewrites=None):
+    """A Python function ``name(*args, out)`` computing ``expr`` element-wise into ``out``, in the stable form of
+    ``rewrites`` (by default :data:`symbackprop.engine.rewrites.REWRITES`)."""
     _check_doc(doc)
-    body = "\n".join("    " + line for line in _into(stable_form(expr), "out"))
+    form = stable_form(expr) if rewrites is None else stable(expr, rewrites).rewritten
+    body = "\n".join("    " + line for line in _into(form, "out"))
     return f'def {name}({", ".join(args)}, out):\n    """{doc}."""\n{body}'
 
 
@@ -273,7 +276,7 @@ def module_context(spec, dtype="float64"):
 
     cost, delta, output_reads_a = output_functions(spec.activations[-1], spec.cost, spec.sizes[-1], functions,
                                     derivation.output_delta)  # the one output delta the forms read too
-    layers = backward_code(derivation, acts, functions, delta)
+    layers = backward_code(derivation, acts, functions, delta, getattr(delta, "one", delta))
     return {
         "name": _check_name(spec.name),
         "version": __version__,
