@@ -142,6 +142,21 @@ def ours(act, cost, y, z, dtype):
     return E, list(grads["b1"][:, 0]) + one
 
 
+def ours_step(act, cost, y, z, dtype):
+    """(e, dE/db) as a training step computes them together (``output_step``: the cost term and delta^L with
+    scale = 1, which for n_L = 1 and beta = 1 are E and dE/db), or None where the module has no such function."""
+    m = module(act, cost, dtype)
+    if "output_step" not in m:
+        return None
+    y_arr, Z = np.array([y], dtype), np.array(z, dtype)
+    a = m["forward"]({"W1": np.zeros((1, 1), dtype), "b1": y_arr.reshape(1, 1)}, np.ones((1, 1), dtype))[0][:, 0]
+    e, out = np.empty(1, dtype), np.empty(1, dtype)
+    with warnings.catch_warnings(), np.errstate(all="raise", under="ignore"):
+        warnings.simplefilter("error")
+        m["output_step"](y_arr, a, Z, 1.0, e, out)
+    return e[0], out[0]
+
+
 def _normal(v, dtype):
     info = np.finfo(dtype)
     return v == 0 or info.tiny <= abs(v) <= info.max
@@ -158,7 +173,11 @@ def check(act, cost, dtype, tol):
                 continue
             got_E, got_grad = ours(act, cost, y_in, z, dtype)
             grad = grad + grad[:len(got_grad) - len(grad)]  # the one-example delta, if any, has the same truth
-            for what, true, got in [("E", E, got_E)] + [(f"dE/db{j}", t, g) for j, (t, g) in enumerate(zip(grad, got_grad))]:
+            pairs = [("E", E, got_E)] + [(f"dE/db{j}", t, g) for j, (t, g) in enumerate(zip(grad, got_grad))]
+            step = ours_step(act, cost, y_in, z, dtype)
+            if step is not None:  # a training step's cost and delta, computed together
+                pairs += [("E of a step", E, step[0]), ("dE/db of a step", grad[0], step[1])]
+            for what, true, got in pairs:
                 true = float(true)
                 assert np.isfinite(got), (act, cost, y, z, what, got)
                 if not _normal(true, dtype):

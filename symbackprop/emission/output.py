@@ -8,7 +8,8 @@ from y^L, and each rewrite is proved equal to the formula it replaces.  See docs
 """
 import sympy as sp
 
-from symbackprop.emission.codegen import SCALE, _check_doc, _identifier, elementwise_source, numpy_expression
+from symbackprop.emission.codegen import (SCALE, _check_doc, _identifier, elementwise_pair_source, elementwise_source,
+                                          numpy_expression)
 from symbackprop.errors import SymbackpropError
 from symbackprop.engine.forms import softmax_scale as _softmax_scale
 from symbackprop.engine.rewrites import FEW_REWRITES, REWRITES, SOFTMAX_REWRITES, OneMinus, proved_equal, stable
@@ -40,20 +41,27 @@ def output_functions(activation, cost, n_out, functions, found=None):
                                 ("output_delta_one", FEW_REWRITES, "; for one example: n_L values, logaddexp forms")):
         expr = _one_fraction(stable(_delta_in_y(activation, cost, found, rewrites), rewrites).rewritten.xreplace({N: 1 / SCALE}))
         if name == "output_delta" or expr not in forms.values():
-            functions[name] = elementwise_source(name, expr, ("y", "a", "z", "scale"), doc + how, rewrites)
+            functions[name] = elementwise_source(name, expr, ("y", "a", "z", "scale"), doc + how, ())  # stable already
             forms[name] = expr
+    # a training step needs both the cost and the delta of the same y^L: one function computes them, the terms
+    # they share (the exponentials, a - z) once
+    cost_form = _one_fraction(stable(term).rewritten)
+    functions["output_step"] = elementwise_pair_source(
+        "output_step", [(cost_form, "e"), (forms["output_delta"], "out")], ("y", "a", "z", "scale"),
+        f"{cost_name} into e and output_delta into out, the terms they share computed once")
     # fused into y, the printed cost and delta may not read a^L: then one example at a time skips a(y^L)
     reads_a = any(f.has(A) for f in [stable(term).rewritten, *forms.values()])
-    return cost_name, OutputDeltas(*forms), reads_a
+    return cost_name, OutputDeltas(*forms, step="output_step"), reads_a
 
 
 class OutputDeltas(str):
-    """The name of the output delta function (a str, as before), and in ``.one`` the one for a single example
-    (``output_delta_one`` when the few-element rewrites print another form, else the same)."""
+    """The name of the output delta function (a str, as before); in ``.one`` the one for a single example
+    (``output_delta_one`` when the few-element rewrites print another form, else the same), and in ``.step``
+    the function computing the cost and the delta of a training step together (None: separately)."""
 
-    def __new__(cls, batch, one=None):
+    def __new__(cls, batch, one=None, step=None):
         self = super().__new__(cls, batch)
-        self.one = one or batch
+        self.one, self.step = one or batch, step
         return self
 
 

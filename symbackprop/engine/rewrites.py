@@ -221,8 +221,16 @@ _TARGET = sp.Symbol("z", real=True)
 _E_SIGMOID = sp.exp(w) / (1 + sp.exp(w))
 
 
+def _over_one_plus_exp(e, power=-1):
+    """A cheap test before SymPy's match: e has a factor (1 + c e^u)^power (or is one)."""
+    factors = sp.Mul.make_args(e)
+    return e.has(Y) and any(f.is_Pow and f.exp == power and f.base.is_Add and f.base.has(sp.exp) for f in factors)
+
+
 def _overflowing(e, shape):
     """e is shape(u) (a sigmoid) with an exponential SymPy cannot bound: e^{-|y|} forms are left alone."""
+    if not _over_one_plus_exp(e):
+        return False
     found = e.match(shape)
     return found is not None and found[w].has(Y) and not (-found[w]).is_nonpositive if shape is _SIGMOID \
         else found is not None and found[w].has(Y) and not found[w].is_nonpositive
@@ -250,7 +258,7 @@ REWRITES = (
             lambda e: _bounded_term(e, sp.tanh(w)) is not None, _tanh_near_bounds, sp.tanh(Y) - _TARGET, True),
     Rewrite("sigmoid'", "e^{-w}/(1 + e^{-w})^2 overflows below w = -709 (inf/inf); through e^{-|w|} it keeps "
             "both tails, and it shares its terms with the sigmoid's",
-            lambda e: e.is_Mul and e.has(Y) and e.match(sp.exp(-w) / (1 + sp.exp(-w)) ** 2) is not None,
+            lambda e: e.is_Mul and _over_one_plus_exp(e, -2) and e.match(sp.exp(-w) / (1 + sp.exp(-w)) ** 2) is not None,
             lambda e: _sigmoid_prime(e.match(sp.exp(-w) / (1 + sp.exp(-w)) ** 2)[w]),
             sp.exp(-Y) / (1 + sp.exp(-Y)) ** 2),
     Rewrite("tanh'", "1 - tanh(w)^2 is 0 once tanh rounds to +-1 (|w| > 19); it is 4 e^{-2|w|}/(1 + e^{-2|w|})^2",
