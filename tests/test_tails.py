@@ -27,7 +27,7 @@ import sympy as sp
 from symbackprop.engine.activations import Y
 from symbackprop.emission.codegen import emit
 from symbackprop.errors import SpecError
-from symbackprop.engine.rewrites import REWRITES, Rewrite, plain, proved_equal, stable, w
+from symbackprop.engine.rewrites import FEW_REWRITES, REWRITES, Rewrite, plain, proved_equal, stable, w
 from symbackprop.engine.spec import NetworkSpec
 
 YS = (-700, -300, -100, -40, -38, -20, -5, -1e-3, 0, 1e-3, 5, 20, 40, 100, 300, 700)
@@ -122,8 +122,8 @@ def module(act, cost, dtype):
 def ours(act, cost, y, z, dtype):
     """The emitted module's E and dE/db (== dE/dW, since x = 1) at W = 0, b = y, under errors-as-exceptions.
 
-    Where the module prints another output delta for one example at a time (``output_delta_one``, the few-element
-    forms), dE/db is also that function's value (beta = 1, n_L = 1: delta^L with scale = 1), appended to the list.
+    For element-wise outputs, dE/db is also the value of the output delta one example at a time computes
+    (``output_delta``, the few-element forms; beta = 1, n_L = 1: delta^L with scale = 1), appended to the list.
     """
     m = module(act, cost, dtype)
     n = len(z)
@@ -135,9 +135,9 @@ def ours(act, cost, y, z, dtype):
         E = m["loss"](params, X, Z)
         grads = m["gradients"](params, X, Z)
         one = []
-        if "output_delta_one" in m:  # batch size 1 prints its own form of the same delta (elementwise outputs: n = 1)
+        if "output_step" in m:  # element-wise outputs (n = 1): batch size 1 prints its own form of the same delta
             a = m["forward"](params, X)[0][:, 0]
-            one = list(m["output_delta_one"](b[:, 0], a, Z[:, 0], 1.0, out=np.empty(n, dtype)))
+            one = list(m["output_delta"](b[:, 0], a, Z[:, 0], 1.0, out=np.empty(n, dtype)))
     assert np.array_equal(grads["W1"], grads["b1"])  # x = 1
     return E, list(grads["b1"][:, 0]) + one
 
@@ -250,6 +250,32 @@ def test_every_registered_rewrite_is_proved(rewrite):
     for v in (-3.5, -0.25, 0.5, 2.0):  # and numerically, at a few points (targets z = 0.3)
         point = {Y: v, z: sp.Rational(3, 10)}
         assert float(printed.subs(point).evalf(30)) == pytest.approx(float(rewrite.example.subs(point).evalf(30)), rel=1e-14)
+
+
+@pytest.mark.parametrize("rewrite", [r for r in FEW_REWRITES if r.replacement is not dict(
+    (q.name, q.replacement) for q in REWRITES)[r.name]], ids=lambda r: r.name)
+def test_every_few_element_rewrite_is_proved(rewrite):
+    # the logaddexp forms one example at a time prints: applied to its example, proved equal by SymPy, and equal
+    # numerically at a few points (z = 0.3) to 30 digits, logaddexp(0, u) read as log(1 + e^u)
+    from sympy.codegen.numpy_nodes import logaddexp
+
+    result = stable(rewrite.example, FEW_REWRITES)
+    assert result.proved and rewrite.name in result.applied
+    assert result.rewritten.atoms(logaddexp) and result.rewritten != stable(rewrite.example).rewritten
+    z = sp.Symbol("z", real=True)
+    printed = plain(result.rewritten)
+    for v in (-3.5, -0.25, 0.5, 2.0):
+        point = {Y: v, z: sp.Rational(3, 10)}
+        assert float(printed.subs(point).evalf(30)) == pytest.approx(float(rewrite.example.subs(point).evalf(30)), rel=1e-14)
+
+
+def test_a_wrong_few_element_form_is_refused():
+    # sigmoid(u) as e^{-S} with S = logaddexp(0, u) is sigmoid(-u): stable() refuses it and keeps the original
+    from sympy.codegen.numpy_nodes import logaddexp
+
+    wrong = Rewrite("sigmoid, the wrong side", "", 1 / (1 + sp.exp(-w)), sp.exp(-logaddexp(0, w)), 1 / (1 + sp.exp(-Y)))
+    result = stable(wrong.example, (wrong,))
+    assert not result.proved and result.rewritten == wrong.example and wrong.name in result.refused
 
 
 @pytest.mark.parametrize("wrong", [

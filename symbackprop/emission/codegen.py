@@ -9,12 +9,15 @@ it -- each activation a(y), its derivative a'(y), the cost term e(a, z) and the 
 engine's SymPy expression, never typed into the template.
 
 Where the literal formula would lose digits or overflow on finite input, the equal stable form of
-:mod:`symbackprop.engine.rewrites` is printed (1/(1 + e^{-y}) through e^{-|y|}, log(1 + e^y) as max(y, 0) +
+:mod:`symbackprop.engine.rewrites` is printed (1/(1 + e^{-y}) as e^{min(y, 0)}/(1 + e^{-|y|}), log(1 + e^y) as max(y, 0) +
 log1p(e^{-|y|}), expm1 for e^y - 1, the exp branch of elu clamped to y <= 0, softmax with its column
 maximum subtracted); each replacement is accepted only after SymPy proves it equal to what it replaces.
 The cost and the output delta are computed from y^L as well as a^L: where a cost takes log a (bce,
 cross-entropy) or a - z cancels near a bound, the output activation is written into it and the fused
-form is printed (log-sigmoid, log-softmax), so the output is never clipped (docs/tails.md).
+form is printed (log-sigmoid, log-softmax), so the output is never clipped (docs/tails.md).  Two
+printings of the output layer, for speed: a batch's cost and delta in one function (``output_step``, the
+terms they share computed once), and the delta of one example in the forms of
+:data:`symbackprop.engine.rewrites.FEW_REWRITES` (fewer NumPy calls on n_L values).
 
 >>> src = elementwise_source("act_sigmoid", 1 / (1 + sp.exp(-Y)), ("y",), "a(y) = 1/(1 + exp(-y))")
 >>> print(src)
@@ -110,7 +113,8 @@ class _Printer(NumPyPrinter):
 
 
 _PRINTER = _Printer()
-_UFUNCS = {logaddexp: "logaddexp", sp.exp: "exp", sp.log: "log", sp.tanh: "tanh", sp.Abs: "absolute", sp.sign: "sign", log1p: "log1p", expm1: "expm1",
+_UFUNCS = {logaddexp: "logaddexp",
+           sp.exp: "exp", sp.log: "log", sp.tanh: "tanh", sp.Abs: "absolute", sp.sign: "sign", log1p: "log1p", expm1: "expm1",
            sp.sin: "sin", sp.cos: "cos", sp.tan: "tan", sp.sinh: "sinh", sp.cosh: "cosh", sp.atan: "arctan"}
 
 
@@ -302,7 +306,7 @@ def module_context(spec, dtype="float64"):
 
     cost, delta, output_reads_a = output_functions(spec.activations[-1], spec.cost, spec.sizes[-1], functions,
                                     derivation.output_delta)  # the one output delta the forms read too
-    layers = backward_code(derivation, acts, functions, delta, getattr(delta, "one", delta))
+    layers = backward_code(derivation, acts, functions, delta)
     return {
         "name": _check_name(spec.name),
         "version": __version__,
@@ -318,7 +322,7 @@ def module_context(spec, dtype="float64"):
         "batch": spec.batch or 32,
         "deferred_weights": DEFER_WEIGHTS,
         "output_reads_a": output_reads_a,  # False: the cost and delta are computed from y^L alone
-        "output_step": getattr(delta, "step", None),  # computes the cost and the output delta of a step together
+        "output_step": getattr(delta, "step", None),  # computes a batch's cost and output delta together
         "spec_toml": spec.to_toml(default=None),  # SPEC_TOML: what `symbackprop verify --emitted` checks the module against
     }
 

@@ -36,32 +36,29 @@ def output_functions(activation, cost, n_out, functions, found=None):
     found = found or output_delta(activation, cost)  # the derivation's output delta
     doc = (f"delta^L = e'(a, z) a'(y) / n_L = {sp.sstr(found.simplified)} (simplified by SymPy), "
            f"times scale = (1/beta) or -lr/beta (eq. 54, 87)")
-    forms = {}
-    for name, rewrites, how in (("output_delta", REWRITES, ""),
-                                ("output_delta_one", FEW_REWRITES, "; for one example: n_L values, logaddexp forms")):
-        expr = _one_fraction(stable(_delta_in_y(activation, cost, found, rewrites), rewrites).rewritten.xreplace({N: 1 / SCALE}))
-        if name == "output_delta" or expr not in forms.values():
-            functions[name] = elementwise_source(name, expr, ("y", "a", "z", "scale"), doc + how, ())  # stable already
-            forms[name] = expr
-    # a training step needs both the cost and the delta of the same y^L: one function computes them, the terms
-    # they share (the exponentials, a - z) once
-    cost_form = _one_fraction(stable(term).rewritten)
+    batch, one = (_one_fraction(stable(_delta_in_y(activation, cost, found, rewrites), rewrites).rewritten
+                                .xreplace({N: 1 / SCALE})) for rewrites in (REWRITES, FEW_REWRITES))
+    # arrays (a batch): the cost and the delta of the same y^L in one function, the terms they share (the
+    # exponentials, a - z) computed once; gradients() and every training step run it
     functions["output_step"] = elementwise_pair_source(
-        "output_step", [(cost_form, "e"), (forms["output_delta"], "out")], ("y", "a", "z", "scale"),
-        f"{cost_name} into e and output_delta into out, the terms they share computed once")
+        "output_step", [(_one_fraction(stable(term).rewritten), "e"), (batch, "out")], ("y", "a", "z", "scale"),
+        f"e(a, z) of {cost.label()} into e, as {cost_name} computes it, and {doc} into out; the terms they share "
+        f"computed once")
+    # one example at a time: n_L values, where a NumPy call costs its dispatch, in the few-element forms
+    functions["output_delta"] = elementwise_source("output_delta", one, ("y", "a", "z", "scale"),
+                                                   f"{doc}; the forms for one example (n_L values)", ())
     # fused into y, the printed cost and delta may not read a^L: then one example at a time skips a(y^L)
-    reads_a = any(f.has(A) for f in [stable(term).rewritten, *forms.values()])
-    return cost_name, OutputDeltas(*forms, step="output_step"), reads_a
+    reads_a = any(f.has(A) for f in (stable(term).rewritten, batch, one))
+    return cost_name, OutputDeltas("output_delta", step="output_step"), reads_a
 
 
 class OutputDeltas(str):
-    """The name of the output delta function (a str, as before); in ``.one`` the one for a single example
-    (``output_delta_one`` when the few-element rewrites print another form, else the same), and in ``.step``
-    the function computing the cost and the delta of a training step together (None: separately)."""
+    """The name of the function computing the output delta of one example (a str, as before), and in ``.step``
+    the one computing a batch's cost and delta together, ``step(y, a, z, scale, e, out)`` (None: no such)."""
 
-    def __new__(cls, batch, one=None, step=None):
-        self = super().__new__(cls, batch)
-        self.one, self.step = one or batch, step
+    def __new__(cls, name, step=None):
+        self = super().__new__(cls, name)
+        self.step = step
         return self
 
 

@@ -219,6 +219,7 @@ _SIGMOID = 1 / (1 + sp.exp(-w))
 _ALPHA = sp.Rational(1, 2)
 _TARGET = sp.Symbol("z", real=True)
 _E_SIGMOID = sp.exp(w) / (1 + sp.exp(w))
+_SIGMOID_PRIME = sp.exp(-w) / (1 + sp.exp(-w)) ** 2
 
 
 def _over_one_plus_exp(e, power=-1):
@@ -258,8 +259,8 @@ REWRITES = (
             lambda e: _bounded_term(e, sp.tanh(w)) is not None, _tanh_near_bounds, sp.tanh(Y) - _TARGET, True),
     Rewrite("sigmoid'", "e^{-w}/(1 + e^{-w})^2 overflows below w = -709 (inf/inf); through e^{-|w|} it keeps "
             "both tails, and it shares its terms with the sigmoid's",
-            lambda e: e.is_Mul and _over_one_plus_exp(e, -2) and e.match(sp.exp(-w) / (1 + sp.exp(-w)) ** 2) is not None,
-            lambda e: _sigmoid_prime(e.match(sp.exp(-w) / (1 + sp.exp(-w)) ** 2)[w]),
+            lambda e: e.is_Mul and _over_one_plus_exp(e, -2) and e.match(_SIGMOID_PRIME) is not None,
+            lambda e: _sigmoid_prime(e.match(_SIGMOID_PRIME)[w]),
             sp.exp(-Y) / (1 + sp.exp(-Y)) ** 2),
     Rewrite("tanh'", "1 - tanh(w)^2 is 0 once tanh rounds to +-1 (|w| > 19); it is 4 e^{-2|w|}/(1 + e^{-2|w|})^2",
             1 - sp.tanh(w) ** 2, 4 * sp.exp(-2 * sp.Abs(w)) / (1 + sp.exp(-2 * sp.Abs(w))) ** 2,
@@ -283,7 +284,6 @@ REWRITES = (
             lambda e: _overflowing(e, _SIGMOID), lambda e: sigmoid(e.match(_SIGMOID)[w]), 1 / (1 + sp.exp(-Y))),
 )
 
-_SIGMOID_PRIME = sp.exp(-w) / (1 + sp.exp(-w)) ** 2
 # The same registry for a handful of values (one example at a time, n_L outputs): every sigmoid it prints is
 # written through logaddexp (sigmoid_pair_log), which takes fewer NumPy calls; each form is proved like the others.
 FEW_REWRITES = tuple(replace(r, replacement={
