@@ -52,6 +52,8 @@ tables with the load average next to them.
   writing params back).  **a train(epochs=1) call** times a whole call instead: the epoch plus what a
   call does once (checking X and Z for shape and NaN -- one pass over the 188 MB of X, ~8 ms -- and
   allocating the buffers).
+* **emitted (baseline)**: with `--baseline DIR`, the module another checkout emits (`python -m symbackprop emit`
+  run in DIR), timed like "emitted" in the same round-robin.
 * **hand-written NumPy**: a careful loop with examples as rows (`x @ W`), no input checks, fresh arrays.
 * **PyTorch eager**: the same network and cost, autograd + manual SGD.
 * **JAX jit**: `jax.jit` of the SGD step (grad + update); the last partial batch is skipped.
