@@ -5,19 +5,26 @@ The book's chapter 4 network 784-128-64-10 (relu, relu, sigmoid, MSE) on MNIST-s
 repeat, so that load from other users of the machine falls on all of them alike; medians are reported.
 Threads are pinned with threadpoolctl (NumPy's BLAS) and torch.set_num_threads.
 
-    python benchmarks/bench_training.py [--repeats 9] [--output docs/bench_training.md]
+    python benchmarks/bench_training.py [--repeats 9] [--output docs/bench_training.md] [--baseline DIR]
+
+``--baseline DIR`` adds the module that another checkout of symbackprop emits (``python -m symbackprop emit``
+run in DIR, e.g. ``git archive main | tar -x -C /tmp/main``) as the candidates "emitted (baseline)", side by
+side with this checkout's in every table.
 """
 import argparse
 import importlib.util
 import itertools
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout this script is in, not an installed copy
 
 from symbackprop.emission.codegen import emit
 from symbackprop.engine.spec import NetworkSpec
@@ -45,6 +52,8 @@ tables with the load average next to them.
   writing params back).  **a train(epochs=1) call** times a whole call instead: the epoch plus what a
   call does once (checking X and Z for shape and NaN -- one pass over the 188 MB of X, ~8 ms -- and
   allocating the buffers).
+* **emitted (baseline)**: with `--baseline DIR`, the module another checkout emits (`python -m symbackprop emit`
+  run in DIR), timed like "emitted" in the same round-robin.
 * **hand-written NumPy**: a careful loop with examples as rows (`x @ W`), no input checks, fresh arrays.
 * **PyTorch eager**: the same network and cost, autograd + manual SGD.
 * **JAX jit**: `jax.jit` of the SGD step (grad + update); the last partial batch is skipped.
@@ -59,10 +68,16 @@ BEGIN, END = "<!-- tables written by benchmarks/bench_training.py -->", "<!-- en
 SPEC = NetworkSpec.from_options("784,128,64,10", "relu,relu,sigmoid", "mse")
 
 
-def load_emitted(dtype):
+def load_emitted(dtype, baseline=None):
+    """The emitted module for ``dtype``: this checkout's, or (``baseline``: a folder) the one that checkout emits."""
     folder = Path(tempfile.mkdtemp())
-    path = folder / f"model_{dtype}.py"
-    path.write_text(emit(SPEC, dtype))
+    path = folder / f"model_{dtype}{'_baseline' if baseline else ''}.py"
+    if baseline is None:
+        path.write_text(emit(SPEC, dtype))
+    else:
+        subprocess.run([sys.executable, "-m", "symbackprop", "emit", "--layers", "784,128,64,10", "--activations",
+                        "relu,relu,sigmoid", "--loss", "mse", "--dtype", dtype, "-o", str(path)], cwd=baseline,
+                       check=True, capture_output=True)
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -292,6 +307,7 @@ def main(argv=None):
     parser.add_argument("--examples", type=int, default=60000)
     parser.add_argument("--single", type=int, default=6000, help="examples per epoch of the batch_size=1 runs")
     parser.add_argument("--output", default="docs/bench_training.md")
+    parser.add_argument("--baseline", help="a checkout of symbackprop whose emitted module runs beside this one's")
     args = parser.parse_args(argv)
     from threadpoolctl import threadpool_limits
 
@@ -307,7 +323,10 @@ def main(argv=None):
     cpus = sorted(os.sched_getaffinity(0))
     X32, Z32 = data(args.examples, np.float32)
     m32, m64 = load_emitted("float32"), load_emitted("float64")
-    lines = [f"Run: `python benchmarks/bench_training.py --repeats {args.repeats}` on {time.strftime('%Y-%m-%d %H:%M')}, "
+    b32, b64 = (load_emitted("float32", args.baseline), load_emitted("float64", args.baseline)) if args.baseline \
+        else (None, None)
+    run = f"--repeats {args.repeats}" + (f" --baseline {args.baseline}" if args.baseline else "")
+    lines = [f"Run: `python benchmarks/bench_training.py {run}` on {time.strftime('%Y-%m-%d %H:%M')}, "
              f"NumPy {np.__version__}" + (f", torch {torch.__version__}" if torch else "")
              + (f", JAX {jax.__version__}" if jax else "") + f"; load average at the start "
              f"{os.getloadavg()[0]:.2f} (1 min).", ""]
@@ -322,6 +341,7 @@ def main(argv=None):
             candidates = {"GEMM floor": floor, "GEMM floor + batch gathering": floor_with_gather,
                           "emitted (symbackprop)": emitted_epoch(m32, 64),
                           "emitted, a train(epochs=1) call": emitted_call(m32, 64),
+                          **({"emitted (baseline)": emitted_epoch(b32, 64)} if b32 else {}),
                           "hand-written NumPy": handwritten_epoch(64, np.float32)}
             if torch:
                 candidates["PyTorch eager"] = torch_epoch(64)
@@ -329,9 +349,10 @@ def main(argv=None):
                 candidates["JAX jit"] = jax_epoch(64)
             batch, best = measure(candidates, X32, Z32, args.repeats)
             singles = {}
-            for dtype, module in (("float64", m64), ("float32", m32)):
+            for dtype, module, base in (("float64", m64, b64), ("float32", m32, b32)):
                 X, Z = data(args.single, dtype, seed=1)
                 single = {f"emitted, batch_size=1, {dtype}": emitted_epoch(module, 1),
+                          **({f"emitted (baseline), batch_size=1, {dtype}": emitted_epoch(base, 1)} if base else {}),
                           f"book sec. 4.9 loop, {dtype}": book_epoch(dtype)}
                 if torch and dtype == "float32":
                     single["PyTorch eager, batch 1, float32"] = torch_epoch(1)
@@ -351,8 +372,10 @@ def main(argv=None):
                   "| code | samples/s |", "|---|---|"]
         lines += [f"| {name} | {rate:,.0f} |" for name, rate in singles.items()]
         for dtype in ("float64", "float32"):
-            ratio = singles[f"emitted, batch_size=1, {dtype}"] / singles[f"book sec. 4.9 loop, {dtype}"]
-            lines.append(f"\nemitted / book loop, {dtype}: {ratio:.2f}x")
+            for which in ("emitted", "emitted (baseline)"):
+                if f"{which}, batch_size=1, {dtype}" in singles:
+                    ratio = singles[f"{which}, batch_size=1, {dtype}"] / singles[f"book sec. 4.9 loop, {dtype}"]
+                    lines.append(f"\n{which} / book loop, {dtype}: {ratio:.2f}x")
         lines.append("")
         print("\n".join(lines[section:]), flush=True)
     os.sched_setaffinity(0, cpus)

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout this script is in, not an installed copy
+
 from symbackprop.emission.codegen import emit
 from symbackprop.engine.spec import NetworkSpec
 

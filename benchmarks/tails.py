@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from symbackprop.emission.codegen import emit
 from symbackprop.errors import SpecError
-from symbackprop.engine.rewrites import REWRITES, SOFTMAX_REWRITES, stable
+from symbackprop.engine.rewrites import FEW_REWRITES, REWRITES, SOFTMAX_REWRITES, stable
 from symbackprop.engine.spec import NetworkSpec
 
 YS = (-700, -100, -40, -20, -1e-3, 0, 20, 40, 100, 700)
@@ -135,6 +135,15 @@ def registry_section():
         purpose = r.purpose.replace("|", "\\|")
         lines.append(f"| {r.name}{' (fuses)' if r.fuses else ''} | {purpose} | `{r.example}` | `{shown}` "
                      f"{'(proved)' if result.proved else '(NOT PROVED)'} |")
+    few = ("The same registry for a handful of values (`FEW_REWRITES`, the output delta of one example at a time): "
+           "the rewrites whose printed form differs.")
+    lines += ["", few, "",
+              "| rewrite | example | becomes |", "|---|---|---|"]
+    for r in FEW_REWRITES:
+        result, batch = stable(r.example, FEW_REWRITES), stable(r.example, REWRITES)
+        if result.rewritten != batch.rewritten:
+            lines.append(f"| {r.name} | `{r.example}` | `{result.rewritten}` "
+                         f"{'(proved)' if result.proved else '(NOT PROVED)'} |")
     return "\n".join(lines)
 
 
@@ -164,12 +173,29 @@ How the losses are fused:
   with h = a e'(a, z), P = (1 - a) h and w_j = a_j/(1 - a_top) = e^(u_j - log R): no a_j - 1 cancels and no
   1/(1 - a_top) is formed.  Each form is derived by substituting a = E/S into e(a, z), expanding the logs
   and proving the result equal.
-* **a - z near a bound** (mse, mae, the bce delta with z = 1): sigmoid(y) - z is (1 - z) - sigmoid(-|y|) for
-  y >= 0, tanh(y) - z is (1 - z) - 2 sigmoid(-2|y|) beyond y = 1/2, a softmax output's a - z is (1 - z) - C/S
-  for a >= 1/2; (1 - z) is printed as one grouped subtraction, exact for z in [1/2, 2].
+* **a - z near a bound** (mse, mae, the bce delta with z = 1): c sigmoid(y) + v is (c + v) sigmoid(y) + v sigmoid(-y)
+  (as sigmoid(y) + sigmoid(-y) = 1): for mse 2 ((1 - z) a - z (1 - a)) with a and 1 - a each to every digit, so
+  nothing cancels at z = 1 (the first term is 0) or z = 0 (the second); tanh(y) - z is (1 - z) - 2 sigmoid(-2|y|)
+  beyond y = 1/2, a softmax output's a - z is (1 - z) - C/S for a >= 1/2; (1 - z) is printed as one grouped
+  subtraction, exact for z in [1/2, 2].
 * **derivatives in y where the a-form loses the tail**: the output delta takes a'(y) in y (sigmoid' =
-  e^{-|y|}/(1 + e^{-|y|})^2, tanh' = 4 e^{-2|y|}/(1 + e^{-2|y|})^2), e'(a, z) in a unless a - z needs the
+  sigmoid(y) sigmoid(-y), tanh' = 4 e^{-2|y|}/(1 + e^{-2|y|})^2), e'(a, z) in a unless a - z needs the
   bound form; the simplified delta SymPy found is kept where a singular factor cancelled (sigmoid + bce).
+
+How the sigmoids are printed (both forms keep every digit; they differ in speed):
+
+* **arrays** (a batch, and every activation): sigmoid(u) = E1/(1 + E1 E2) and sigmoid(-u) = E2/(1 + E1 E2) with
+  E1 = e^{min(u, 0)}, E2 = e^{min(u, 0) - u}: one of E1, E2 is exactly 1, the other e^{-|u|}, so nothing
+  overflows and E1 E2 is exact.  No `where()` (2 us on 640 values, as much as three exponentials), and a
+  sigmoid and its complement share their denominator.  The output delta is printed over that one denominator
+  (sp.together, proved equal, accepted only when no exponential is inverted), and a batch's cost and delta
+  are computed together (`output_step`), so the exponentials and (1 - z) a - z (1 - a) are computed once.
+* **a handful of values** (one example at a time: the n_L outputs of one example, where each NumPy call costs
+  its ~0.3 us of dispatch whatever the length): sigmoid(u) = e^{u - S} and sigmoid(-u) = e^{-S} with
+  S = log(1 + e^u) = `numpy.logaddexp(0, u)`: two calls fewer, but logaddexp is not vectorised (7 us on 640
+  values against 0.7 us for exp), so only the module's `output_delta` (one example at a time) uses it.  S is rounded to
+  |u| 2^-53, so these values are within |u| 2^-53 relative (1e-13 at |u| = 700; 5e-6 at the float32 limit
+  |u| = 88), well inside the 1e-10 and 2e-5 the tests ask.
 
 Where no stable fused form exists, the module does not clip: **softplus + cross-entropy** is exact while
 softplus(y) is a normal float (y >= -708); below y = -745 softplus(y) underflows to 0 and log(0) and 0/0 are
@@ -179,7 +205,8 @@ through a (the activation helper's choice): sigmoid's a(1 - a) there is 0 above 
 
 The tests (`tests/test_tails.py`) check every pair below at 16 values of y, targets 0 and 1 (and 0.25 for bce),
 float64 to 1e-10 relative and float32 to 2e-5 where the truth is a normal float, with NumPy raising on
-overflow, division by zero and invalid operations.
+overflow, division by zero and invalid operations: the loss and gradients, the one-example delta
+(`output_delta`) and a batch's cost and delta (`output_step`, which gradients() and training run).
 
 ## The registry
 

@@ -28,7 +28,7 @@ import sympy as sp
 from symbackprop.engine.activations import Y
 from symbackprop.emission.codegen import STYLES, emit
 from symbackprop.errors import SpecError
-from symbackprop.engine.rewrites import REWRITES, Rewrite, plain, proved_equal, stable, w
+from symbackprop.engine.rewrites import FEW_REWRITES, REWRITES, Rewrite, plain, proved_equal, stable, w
 from symbackprop.engine.spec import NetworkSpec
 
 YS = (-700, -300, -100, -40, -38, -20, -5, -1e-3, 0, 1e-3, 5, 20, 40, 100, 300, 700)
@@ -121,7 +121,11 @@ def module(act, cost, dtype, style="fast"):
 
 
 def ours(act, cost, y, z, dtype, style="fast"):
-    """The emitted module's E and dE/db (== dE/dW, since x = 1) at W = 0, b = y, under errors-as-exceptions."""
+    """The emitted module's E and dE/db (== dE/dW, since x = 1) at W = 0, b = y, under errors-as-exceptions.
+
+    For element-wise outputs, dE/db is also the value of the output delta one example at a time computes
+    (``output_delta``, the few-element forms; beta = 1, n_L = 1: delta^L with scale = 1), appended to the list.
+    """
     m = module(act, cost, dtype, style)
     n = len(z)
     b = np.array([[y]] + ([[0.0]] if n == 2 else []), dtype)
@@ -131,8 +135,27 @@ def ours(act, cost, y, z, dtype, style="fast"):
         warnings.simplefilter("error")
         E = m["loss"](params, X, Z)
         grads = m["gradients"](params, X, Z)
+        one = []
+        if "output_step" in m:  # element-wise outputs (n = 1): batch size 1 prints its own form of the same delta
+            a = m["forward"](params, X)[0][:, 0]
+            one = list(m["output_delta"](b[:, 0], a, Z[:, 0], 1.0, out=np.empty(n, dtype)))
     assert np.array_equal(grads["W1"], grads["b1"])  # x = 1
-    return E, list(grads["b1"][:, 0])
+    return E, list(grads["b1"][:, 0]) + one
+
+
+def ours_step(act, cost, y, z, dtype, style="fast"):
+    """(e, dE/db) as a training step computes them together (``output_step``: the cost term and delta^L with
+    scale = 1, which for n_L = 1 and beta = 1 are E and dE/db), or None where the module has no such function."""
+    m = module(act, cost, dtype, style)
+    if "output_step" not in m:
+        return None
+    y_arr, Z = np.array([y], dtype), np.array(z, dtype)
+    a = m["forward"]({"W1": np.zeros((1, 1), dtype), "b1": y_arr.reshape(1, 1)}, np.ones((1, 1), dtype))[0][:, 0]
+    e, out = np.empty(1, dtype), np.empty(1, dtype)
+    with warnings.catch_warnings(), np.errstate(all="raise", under="ignore"):
+        warnings.simplefilter("error")
+        m["output_step"](y_arr, a, Z, 1.0, e, out)
+    return e[0], out[0]
 
 
 def _normal(v, dtype):
@@ -150,7 +173,12 @@ def check(act, cost, dtype, tol, style="fast"):
                 skipped.append((y, z))  # a(y) itself is no float32: only the fused forms could still be right
                 continue
             got_E, got_grad = ours(act, cost, y_in, z, dtype, style)
-            for what, true, got in [("E", E, got_E)] + [(f"dE/db{j}", t, g) for j, (t, g) in enumerate(zip(grad, got_grad))]:
+            grad = grad + grad[:len(got_grad) - len(grad)]  # the one-example delta, if any, has the same truth
+            pairs = [("E", E, got_E)] + [(f"dE/db{j}", t, g) for j, (t, g) in enumerate(zip(grad, got_grad))]
+            step = ours_step(act, cost, y_in, z, dtype, style)
+            if step is not None:  # a training step's cost and delta, computed together
+                pairs += [("E of a step", E, step[0]), ("dE/db of a step", grad[0], step[1])]
+            for what, true, got in pairs:
                 true = float(true)
                 assert np.isfinite(got), (act, cost, y, z, what, got)
                 if not _normal(true, dtype):
@@ -195,7 +223,7 @@ def test_torch_fused_losses_are_no_closer_to_the_truth():
             t = torch.tensor([float(y)], dtype=torch.float64, requires_grad=True)
             loss = F.binary_cross_entropy_with_logits(t, torch.tensor([z], dtype=torch.float64))
             loss.backward()
-            E, (g,) = ours("sigmoid", "bce", float(y), (z,), "float64")
+            E, (g, *_) = ours("sigmoid", "bce", float(y), (z,), "float64")
             true_E, (true_g,), _ = truth("sigmoid", "bce", float(y), (z,))
             assert _error(E, true_E) <= max(1e-10, _error(loss.item(), true_E)), (y, z, E, loss.item())
             assert _error(g, true_g) <= max(1e-10, _error(t.grad.item(), true_g)), (y, z, g, t.grad.item())
@@ -225,6 +253,32 @@ def test_every_registered_rewrite_is_proved(rewrite):
     for v in (-3.5, -0.25, 0.5, 2.0):  # and numerically, at a few points (targets z = 0.3)
         point = {Y: v, z: sp.Rational(3, 10)}
         assert float(printed.subs(point).evalf(30)) == pytest.approx(float(rewrite.example.subs(point).evalf(30)), rel=1e-14)
+
+
+@pytest.mark.parametrize("rewrite", [r for r in FEW_REWRITES if r.replacement is not dict(
+    (q.name, q.replacement) for q in REWRITES)[r.name]], ids=lambda r: r.name)
+def test_every_few_element_rewrite_is_proved(rewrite):
+    # the logaddexp forms one example at a time prints: applied to its example, proved equal by SymPy, and equal
+    # numerically at a few points (z = 0.3) to 30 digits, logaddexp(0, u) read as log(1 + e^u)
+    from sympy.codegen.numpy_nodes import logaddexp
+
+    result = stable(rewrite.example, FEW_REWRITES)
+    assert result.proved and rewrite.name in result.applied
+    assert result.rewritten.atoms(logaddexp) and result.rewritten != stable(rewrite.example).rewritten
+    z = sp.Symbol("z", real=True)
+    printed = plain(result.rewritten)
+    for v in (-3.5, -0.25, 0.5, 2.0):
+        point = {Y: v, z: sp.Rational(3, 10)}
+        assert float(printed.subs(point).evalf(30)) == pytest.approx(float(rewrite.example.subs(point).evalf(30)), rel=1e-14)
+
+
+def test_a_wrong_few_element_form_is_refused():
+    # sigmoid(u) as e^{-S} with S = logaddexp(0, u) is sigmoid(-u): stable() refuses it and keeps the original
+    from sympy.codegen.numpy_nodes import logaddexp
+
+    wrong = Rewrite("sigmoid, the wrong side", "", 1 / (1 + sp.exp(-w)), sp.exp(-logaddexp(0, w)), 1 / (1 + sp.exp(-Y)))
+    result = stable(wrong.example, (wrong,))
+    assert not result.proved and result.rewritten == wrong.example and wrong.name in result.refused
 
 
 @pytest.mark.parametrize("wrong", [

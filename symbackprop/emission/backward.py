@@ -171,7 +171,10 @@ def backward_code(derivation, acts, functions, output_delta=None):
         if l == L and output_delta:
             # the derivation's output delta (the one this form reads), printed by codegen in its stable form:
             # every rewrite that keeps its tails is proved equal to it (symbackprop.engine.rewrites)
-            batch_lines = [f"{output_delta}(self.Y{l}, self.A{l}, Z, scale, out=self.D{l})"]
+            step = getattr(output_delta, "step", None)  # a batch's cost e(a, z) into E on the way
+            call = f"{step}(self.Y{l}, self.A{l}, Z, scale, self.E, out=self.D{l})  # and e(a, z) into E" if step \
+                else f"{output_delta}(self.Y{l}, self.A{l}, Z, scale, out=self.D{l})"
+            batch_lines = [call]
             one_lines = [f"{output_delta}(y{l}, a{l}, z, scale, out=d{l})"]
         else:
             batch_lines, one_lines = batch.statements(form, f"self.D{l}"), one.statements(form, f"d{l}")

@@ -26,8 +26,9 @@ fast style's functions (:func:`symbackprop.emission.output.output_functions`), g
 >>> print(plain_source("act_sigmoid", 1 / (1 + sp.exp(-Y)), ("y",), "a(y) = 1/(1 + exp(-y))"))
 def act_sigmoid(y):
     \"\"\"a(y) = 1/(1 + exp(-y)).\"\"\"
-    t0 = numpy.exp(-abs(y))
-    return numpy.where(numpy.greater_equal(y, 0), 1, t0)/(t0 + 1)
+    t0 = numpy.minimum(0, y)
+    t1 = numpy.exp(t0)
+    return t1/(t1*numpy.exp(t0 - y) + 1)
 """
 import re
 
@@ -268,7 +269,8 @@ def book_context(spec, dtype="float64"):
     output = {}
     cost, delta, _ = output_functions(spec.activations[-1], spec.cost, n_L, output, derivation.output_delta)
     for name, source in output.items():
-        functions[name] = returning(source)
+        if name != getattr(delta, "step", None):  # the fast style's fused batch step: the book computes E apart
+            functions[name] = returning(source)
     registry = _Functions(functions)
     names = {"A0": "X", "Z": "Z"}
     for l in range(1, L + 1):

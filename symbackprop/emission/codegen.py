@@ -9,25 +9,30 @@ it -- each activation a(y), its derivative a'(y), the cost term e(a, z) and the 
 engine's SymPy expression, never typed into the template.
 
 Where the literal formula would lose digits or overflow on finite input, the equal stable form of
-:mod:`symbackprop.engine.rewrites` is printed (1/(1 + e^{-y}) through e^{-|y|}, log(1 + e^y) as max(y, 0) +
+:mod:`symbackprop.engine.rewrites` is printed (1/(1 + e^{-y}) as e^{min(y, 0)}/(1 + e^{-|y|}), log(1 + e^y) as max(y, 0) +
 log1p(e^{-|y|}), expm1 for e^y - 1, the exp branch of elu clamped to y <= 0, softmax with its column
 maximum subtracted); each replacement is accepted only after SymPy proves it equal to what it replaces.
 The cost and the output delta are computed from y^L as well as a^L: where a cost takes log a (bce,
 cross-entropy) or a - z cancels near a bound, the output activation is written into it and the fused
-form is printed (log-sigmoid, log-softmax), so the output is never clipped (docs/tails.md).
+form is printed (log-sigmoid, log-softmax), so the output is never clipped (docs/tails.md).  Two
+printings of the output layer, for speed: a batch's cost and delta in one function (``output_step``, the
+terms they share computed once), and the delta of one example in the forms of
+:data:`symbackprop.engine.rewrites.FEW_REWRITES` (fewer NumPy calls on n_L values).
 
 >>> src = elementwise_source("act_sigmoid", 1 / (1 + sp.exp(-Y)), ("y",), "a(y) = 1/(1 + exp(-y))")
 >>> print(src)
 def act_sigmoid(y, out):
     \"\"\"a(y) = 1/(1 + exp(-y)).\"\"\"
-    t0 = numpy.exp(-abs(y))
-    return numpy.divide(numpy.where(numpy.greater_equal(y, 0), 1, t0), t0 + 1, out=out)
+    t0 = numpy.minimum(0, y)
+    t1 = numpy.exp(t0)
+    return numpy.divide(t1, t1*numpy.exp(t0 - y) + 1, out=out)
 """
 import re
 from pathlib import Path
 
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
+from sympy.codegen.numpy_nodes import logaddexp
 from sympy.printing.codeprinter import PrintMethodNotImplementedError
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import precedence
@@ -97,6 +102,8 @@ class _Printer(NumPyPrinter):
     def _print_Pow(self, expr, rational=False):
         if expr.exp == -1:  # 1/x, not x**(-1.0)
             return f"1/{self.parenthesize(expr.base, 1000)}"
+        if expr.exp == 3 and expr.base.is_Symbol:  # two products: NumPy's power has no fast path for a cube
+            return "*".join([self._print(expr.base)] * 3)
         return super()._print_Pow(expr, rational=rational)
 
     def _print_Heaviside(self, expr):
@@ -110,7 +117,8 @@ class _Printer(NumPyPrinter):
 
 
 _PRINTER = _Printer()
-_UFUNCS = {sp.exp: "exp", sp.log: "log", sp.tanh: "tanh", sp.Abs: "absolute", sp.sign: "sign", log1p: "log1p", expm1: "expm1",
+_UFUNCS = {logaddexp: "logaddexp",
+           sp.exp: "exp", sp.log: "log", sp.tanh: "tanh", sp.Abs: "absolute", sp.sign: "sign", log1p: "log1p", expm1: "expm1",
            sp.sin: "sin", sp.cos: "cos", sp.tan: "tan", sp.sinh: "sinh", sp.cosh: "cosh", sp.atan: "arctan"}
 
 
@@ -142,11 +150,12 @@ def _printed(expr):
     return None if foreign or "Not supported" in text or "\n" in text else text
 
 
-def _into(expr, out):
+def _into(expr, out, start=0, lead="return "):
     """Lines that compute ``expr`` into the array ``out`` (the outermost operation writes in place).
 
     The terms or factors free of arrays (numbers and ``scale``, Python floats when the code runs) are
     gathered into the second operand of that operation, so they cost one scalar product, not array passes.
+    Temporaries are named t<start>, t<start + 1>, ...; ``lead=""`` leaves the last line without its return.
 
     >>> _into(2 * SCALE * A * (A - 1), "out")
     ['return numpy.multiply(a*(a - 1), 2*scale, out=out)']
@@ -156,45 +165,77 @@ def _into(expr, out):
     ['out.fill(0)', 'return numpy.maximum(out, y, out=out)']
     """
     p = numpy_expression
-    shared, (expr,) = sp.cse(expr, symbols=sp.numbered_symbols("t", real=True), order="none")
+    shared, (expr,) = sp.cse(expr, symbols=sp.numbered_symbols("t", real=True, start=start), order="none")
+    # the base of a cube is computed once (it is printed b*b*b)
+    cubes = {c.base for c in expr.atoms(sp.Pow) if c.exp in (3, -3) and not c.base.is_Symbol}
+    if cubes:
+        names = sp.numbered_symbols("t", real=True, start=start + len(shared))
+        shared += [(next(names), b) for b in cubes]
+        expr = expr.xreplace({b: t for t, b in shared[-len(cubes):]})
     if shared:  # a subexpression used twice (e^{-|y|} in the sigmoid) is computed once
-        return [f"{t} = {p(value)}" for t, value in shared] + _into(expr, out)
+        return [f"{t} = {p(value)}" for t, value in shared] + _into(expr, out, start + len(shared), lead)
     numerator, denominator = sp.fraction(expr)
+    if expr.is_Mul and all(f.is_Pow and f.exp == 2 for f in (numerator, denominator)):  # (u/v)^2: two passes, not three
+        return [f"{lead}numpy.square({p(numerator.base / denominator.base)}, out={out})"]
     if expr.is_Mul and denominator != 1 and not denominator.free_symbols <= {SCALE}:
-        return [f"return numpy.divide({p(numerator)}, {p(denominator)}, out={out})"]
+        return [f"{lead}numpy.divide({p(numerator)}, {p(denominator)}, out={out})"]
     if expr.is_Add or expr.is_Mul:
         scalars = [arg for arg in expr.args if arg.free_symbols <= {SCALE}]
         arrays = [arg for arg in expr.args if not arg.free_symbols <= {SCALE}]
         first, rest = (expr.func(*arrays), expr.func(*scalars)) if scalars and arrays else expr.as_two_terms()
-        return [f"return numpy.{'add' if expr.is_Add else 'multiply'}({p(first)}, {p(rest)}, out={out})"]
+        return [f"{lead}numpy.{'add' if expr.is_Add else 'multiply'}({p(first)}, {p(rest)}, out={out})"]
     if expr.is_Pow and expr.exp == 2:
-        return [f"return numpy.square({p(expr.base)}, out={out})"]
+        return [f"{lead}numpy.square({p(expr.base)}, out={out})"]
     if expr.func in _UFUNCS and len(expr.args) == 1:
         p(expr)  # refuses what NumPy cannot do
-        return [f"return numpy.{_UFUNCS[expr.func]}({p(expr.args[0])}, out={out})"]
+        return [f"{lead}numpy.{_UFUNCS[expr.func]}({p(expr.args[0])}, out={out})"]
     if isinstance(expr, (sp.Max, sp.Min)) and len(expr.args) == 2:
         ufunc = "maximum" if isinstance(expr, sp.Max) else "minimum"
         number, other = sorted(expr.args, key=lambda arg: not arg.is_number)
         if number.is_number and not other.is_number:
             # NumPy compares two arrays several times faster than an array and a number: the number
             # is written into out first (out is never one of the arguments)
-            return [f"{out}.fill({p(number)})", f"return numpy.{ufunc}({out}, {p(other)}, out={out})"]
-        return [f"return numpy.{ufunc}({p(expr.args[0])}, {p(expr.args[1])}, out={out})"]
+            return [f"{out}.fill({p(number)})", f"{lead}numpy.{ufunc}({out}, {p(other)}, out={out})"]
+        return [f"{lead}numpy.{ufunc}({p(expr.args[0])}, {p(expr.args[1])}, out={out})"]
     if isinstance(expr, sp.Heaviside) and expr.args[1] in (0, 1):
         # H(w) with H(0) = 0 is w > 0, with H(0) = 1 it is w >= 0: a comparison written into the float array
         # out (True -> 1), several times faster than numpy.heaviside and equal to it on every non-NaN number
         ufunc = "greater" if expr.args[1] == 0 else "greater_equal"
-        return [f"return numpy.{ufunc}({p(expr.args[0])}, 0, out={out})"]
+        return [f"{lead}numpy.{ufunc}({p(expr.args[0])}, 0, out={out})"]
     if isinstance(expr, sp.Heaviside):
-        return [f"return numpy.heaviside({p(expr.args[0])}, {p(expr.args[1])}, out={out})"]
-    return [f"{out}[...] = {p(expr)}", f"return {out}"]
+        return [f"{lead}numpy.heaviside({p(expr.args[0])}, {p(expr.args[1])}, out={out})"]
+    return [f"{out}[...] = {p(expr)}"] + ([f"return {out}"] if lead else [])
 
 
-def elementwise_source(name, expr, args, doc):
-    """A Python function ``name(*args, out)`` computing ``expr`` element-wise into ``out``."""
+def elementwise_source(name, expr, args, doc, rewrites=None):
+    """A Python function ``name(*args, out)`` computing ``expr`` element-wise into ``out``, in the stable form of
+    ``rewrites`` (by default :data:`symbackprop.engine.rewrites.REWRITES`)."""
     _check_doc(doc)
-    body = "\n".join("    " + line for line in _into(stable_form(expr), "out"))
+    form = stable_form(expr) if rewrites is None else stable(expr, rewrites).rewritten
+    body = "\n".join("    " + line for line in _into(form, "out"))
     return f'def {name}({", ".join(args)}, out):\n    """{doc}."""\n{body}'
+
+
+def elementwise_pair_source(name, pairs, args, doc):
+    """A Python function ``name(*args, *outs)`` computing each ``expr`` of ``pairs`` = ((expr, out), ...)
+    element-wise into its ``out``, with the subexpressions they share computed once (forms already stable).
+
+    >>> e = sp.exp(-abs(Y))
+    >>> print(elementwise_pair_source("f", [(log1p(e), "e"), (SCALE * e, "out")], ("y", "scale"), "doc"))
+    def f(y, scale, e, out):
+        \"\"\"doc.\"\"\"
+        t0 = numpy.exp(-abs(y))
+        numpy.log1p(t0, out=e)
+        numpy.multiply(t0, scale, out=out)
+    """
+    _check_doc(doc)
+    shared, exprs = sp.cse([expr for expr, _ in pairs], symbols=sp.numbered_symbols("t", real=True), order="none")
+    lines = [f"{t} = {numpy_expression(value)}" for t, value in shared]
+    for expr, (_, out) in zip(exprs, pairs):
+        lines += _into(expr, out, start=len(lines), lead="")
+    outs = [out for _, out in pairs]
+    body = "\n".join("    " + line for line in lines)
+    return f'def {name}({", ".join([*args, *outs])}):\n    """{doc}."""\n{body}'
 
 
 # -- the model the template renders ------------------------------------------------------------
@@ -285,6 +326,7 @@ def module_context(spec, dtype="float64"):
         "batch": spec.batch or 32,
         "deferred_weights": DEFER_WEIGHTS,
         "output_reads_a": output_reads_a,  # False: the cost and delta are computed from y^L alone
+        "output_step": getattr(delta, "step", None),  # computes a batch's cost and output delta together
         "spec_toml": spec.to_toml(default=None),  # SPEC_TOML: what `symbackprop verify --emitted` checks the module against
     }
 

@@ -8,10 +8,11 @@ from y^L, and each rewrite is proved equal to the formula it replaces.  See docs
 """
 import sympy as sp
 
-from symbackprop.emission.codegen import SCALE, _check_doc, _identifier, elementwise_source, numpy_expression
+from symbackprop.emission.codegen import (SCALE, _check_doc, _identifier, elementwise_pair_source, elementwise_source,
+                                          numpy_expression)
 from symbackprop.errors import SymbackpropError
 from symbackprop.engine.forms import softmax_scale as _softmax_scale
-from symbackprop.engine.rewrites import REWRITES, SOFTMAX_REWRITES, OneMinus, proved_equal, stable
+from symbackprop.engine.rewrites import FEW_REWRITES, REWRITES, SOFTMAX_REWRITES, OneMinus, proved_equal, stable
 from symbackprop.engine.simplify import N, output_delta, tidy
 from symbackprop.engine.symbols import A, Y
 
@@ -33,27 +34,56 @@ def output_functions(activation, cost, n_out, functions, found=None):
                                               f"{cost.label()}: e(a, z) = {sp.sstr(cost.term)}, computed as {how}; "
                                               f"E = mean of e over outputs and examples (eq. 86)")
     found = found or output_delta(activation, cost)  # the derivation's output delta
-    delta = "output_delta"
-    expr = _delta_in_y(activation, cost, found).xreplace({N: 1 / SCALE})
     doc = (f"delta^L = e'(a, z) a'(y) / n_L = {sp.sstr(found.simplified)} (simplified by SymPy), "
            f"times scale = (1/beta) or -lr/beta (eq. 54, 87)")
-    functions[delta] = elementwise_source(delta, expr, ("y", "a", "z", "scale"), doc)
+    batch, one = (_one_fraction(stable(_delta_in_y(activation, cost, found, rewrites), rewrites).rewritten
+                                .xreplace({N: 1 / SCALE})) for rewrites in (REWRITES, FEW_REWRITES))
+    # arrays (a batch): the cost and the delta of the same y^L in one function, the terms they share (the
+    # exponentials, a - z) computed once; gradients() and every training step run it
+    functions["output_step"] = elementwise_pair_source(
+        "output_step", [(_one_fraction(stable(term).rewritten), "e"), (batch, "out")], ("y", "a", "z", "scale"),
+        f"e(a, z) of {cost.label()} into e, as {cost_name} computes it, and {doc} into out; the terms they share "
+        f"computed once")
+    # one example at a time: n_L values, where a NumPy call costs its dispatch, in the few-element forms
+    functions["output_delta"] = elementwise_source("output_delta", one, ("y", "a", "z", "scale"),
+                                                   f"{doc}; the forms for one example (n_L values)", ())
     # fused into y, the printed cost and delta may not read a^L: then one example at a time skips a(y^L)
-    reads_a = any(stable(f).rewritten.has(A) for f in (term, expr))
-    return cost_name, delta, reads_a
+    reads_a = any(f.has(A) for f in (stable(term).rewritten, batch, one))
+    return cost_name, OutputDeltas("output_delta", step="output_step"), reads_a
 
 
-def _fused(expr, activation):
+class OutputDeltas(str):
+    """The name of the function computing the output delta of one example (a str, as before), and in ``.step``
+    the one computing a batch's cost and delta together, ``step(y, a, z, scale, e, out)`` (None: no such)."""
+
+    def __new__(cls, name, step=None):
+        self = super().__new__(cls, name)
+        self.step = step
+        return self
+
+
+def _one_fraction(expr):
+    """``expr`` over one denominator, its numeric factors taken out, when SymPy proves that equal: the terms of a
+    stable form share their denominator (1 + e^{-|y|}), and one division by its power takes fewer passes over the
+    array than one per term; a factor 2 taken out of 2 (1 - z) - 2 z rides with scale, not in an array pass."""
+    for combined in (sp.factor_terms(sp.together(expr)), sp.factor_terms(expr)):
+        # the same exponentials, none inverted (1/e^{-x} would overflow where e^{-x} underflows harmlessly)
+        if combined != expr and combined.atoms(sp.exp) == expr.atoms(sp.exp) and proved_equal(expr, combined):
+            return combined
+    return expr
+
+
+def _fused(expr, activation, rewrites=REWRITES):
     """``expr`` (in a) with a = a(y), rewritten, when a fusing rewrite applies (log sigmoid, a - z near a bound).
 
     None when no rewrite joins a(y) with ``expr``: then a, already computed by the activation, serves as well.
     """
-    result = stable(expr.xreplace({A: activation.formula}))
-    fusing = {r.name for r in REWRITES if r.fuses}
+    result = stable(expr.xreplace({A: activation.formula}), rewrites)
+    fusing = {r.name for r in rewrites if r.fuses}
     return result.rewritten if result.proved and fusing & set(result.applied) else None
 
 
-def _delta_in_y(activation, cost, found):
+def _delta_in_y(activation, cost, found, rewrites=REWRITES):
     """The derived output delta in the form whose tails survive float64 (proved equal to ``found.simplified``).
 
     When a singular factor cancelled (sigmoid + bce: (a - z)/n) that form is kept, written through y when a
@@ -64,11 +94,12 @@ def _delta_in_y(activation, cost, found):
     """
     f = activation.formula
     if found.found_cancellation:
-        return _fused(sp.factor(found.simplified), activation) or found.simplified
+        return _fused(sp.factor(found.simplified), activation, rewrites) or found.simplified
     # e'(a, z) a'(y)/n is what SymPy simplified; each factor's rewrite is proved where it is made
     if not proved_equal(found.simplified.xreplace({A: f}), (cost.derivative * activation.derivative / N).xreplace({A: f})):
         return found.simplified
-    return (_fused(cost.derivative, activation) or cost.derivative) * stable(activation.derivative).rewritten / N
+    return ((_fused(cost.derivative, activation, rewrites) or cost.derivative)
+            * stable(activation.derivative, rewrites).rewritten / N)
 
 
 def _softmax_output_functions(activation, cost, functions):

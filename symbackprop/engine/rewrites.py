@@ -20,11 +20,12 @@ expm1(y)
 >>> stable(Y**2).applied
 ()
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
+from sympy.codegen.numpy_nodes import logaddexp
 
 from symbackprop.engine.symbols import Y
 from symbackprop.engine.zero import is_zero
@@ -32,11 +33,33 @@ from symbackprop.engine.zero import is_zero
 w = sp.Wild("w")
 
 
+def sigmoid_pair(u):
+    """(sigmoid(u), sigmoid(-u)) as (E1/(1 + E1 E2), E2/(1 + E1 E2)) with E1 = e^{min(u, 0)}, E2 = e^{min(u, 0) - u}.
+
+    One of E1, E2 is exactly 1 and the other e^{-|u|} <= 1, so nothing overflows, E1 E2 is exact, and the smaller
+    of the two values keeps every digit down to the smallest float (no 1 + tiny - 1).  No select: NumPy computes
+    them in a few passes over the array, without where(), and both share their denominator.
+    """
+    m = sp.Min(u, 0)
+    E1, E2 = sp.exp(m), sp.exp(m - u)
+    return E1 / (1 + E1 * E2), E2 / (1 + E1 * E2)
+
+
 def sigmoid(u):
-    """1/(1 + e^{-u}) as (1 if u >= 0 else e)/(1 + e) with e = e^{-|u|}: e <= 1 never overflows, and for
-    u < 0 the value e^u/(1 + e^u) keeps every digit down to the smallest float (no 1 + tiny - 1)."""
-    e = sp.exp(-sp.Abs(u))
-    return sp.Piecewise((1, u >= 0), (e, True)) / (1 + e)
+    """1/(1 + e^{-u}), printed as the first of :func:`sigmoid_pair`."""
+    return sigmoid_pair(u)[0]
+
+
+def sigmoid_pair_log(u):
+    """(sigmoid(u), sigmoid(-u)) as (e^{u - S}, e^{-S}) with S = log(1 + e^u), NumPy's logaddexp(0, u).
+
+    Two passes fewer than :func:`sigmoid_pair`, each a few times dearer per element (logaddexp is not
+    vectorised): the form for a handful of values, where a pass costs its call (one example at a time).
+    S is rounded to |u| 2^-53, so the values are within |u| 2^-53 relative (1e-13 at |u| = 700, 5e-6
+    at the float32 limit |u| = 88), with no overflow: u - S cancels only where e^{u - S} is near 1.
+    """
+    S = logaddexp(0, u)
+    return sp.exp(u - S), sp.exp(-S)
 
 
 def softplus(u):
@@ -156,11 +179,22 @@ def _bounded_term(e, shape):
     return None
 
 
-def _sigmoid_near_bound(e):
-    """c sigmoid(u) + v = c (1 + v/c) - c sigmoid(-u) for u >= 0: no a - z once a is within an ulp of 1."""
+def _sigmoid_near_bound(e, pair=None):
+    """c sigmoid(u) + v = (c + v) sigmoid(u) + v sigmoid(-u) (as sigmoid(u) + sigmoid(-u) = 1): both sigmoids keep
+    every digit, so no a - z cancels once a is within an ulp of 1 (z = 1: the first term is 0, the second exact)."""
     term, c, u = _bounded_term(e, _SIGMOID)
-    v, q = (e - term) / c, _tail(u)  # q = sigmoid(-|u|): sigmoid(u) for u < 0, 1 - sigmoid(u) for u >= 0
-    return sp.Piecewise((c * (q + v), u < 0), (c * (sp.UnevaluatedExpr(1 + v) - q), True))
+    v = e - term
+    p, q = (pair or sigmoid_pair)(u)
+    return (c + v) * p + v * q
+
+
+def _sigmoid_prime(u, pair=None):
+    """sigmoid'(u) = sigmoid(u) sigmoid(-u), in the terms of :func:`sigmoid_pair` (E1 E2/(1 + E1 E2)^2, one
+    denominator) or of another pair."""
+    p, q = (pair or sigmoid_pair)(u)
+    if pair is not None:
+        return p * q
+    return sp.Mul(*sp.fraction(p)[:1], *sp.fraction(q)[:1]) / sp.fraction(p)[1] ** 2
 
 
 def _tanh_near_bounds(e):
@@ -185,10 +219,19 @@ _SIGMOID = 1 / (1 + sp.exp(-w))
 _ALPHA = sp.Rational(1, 2)
 _TARGET = sp.Symbol("z", real=True)
 _E_SIGMOID = sp.exp(w) / (1 + sp.exp(w))
+_SIGMOID_PRIME = sp.exp(-w) / (1 + sp.exp(-w)) ** 2
+
+
+def _over_one_plus_exp(e, power=-1):
+    """A cheap test before SymPy's match: e has a factor (1 + c e^u)^power (or is one)."""
+    factors = sp.Mul.make_args(e)
+    return e.has(Y) and any(f.is_Pow and f.exp == power and f.base.is_Add and f.base.has(sp.exp) for f in factors)
 
 
 def _overflowing(e, shape):
     """e is shape(u) (a sigmoid) with an exponential SymPy cannot bound: e^{-|y|} forms are left alone."""
+    if not _over_one_plus_exp(e):
+        return False
     found = e.match(shape)
     return found is not None and found[w].has(Y) and not (-found[w]).is_nonpositive if shape is _SIGMOID \
         else found is not None and found[w].has(Y) and not found[w].is_nonpositive
@@ -215,8 +258,10 @@ REWRITES = (
             "(1 - z) - 2 sigmoid(-2y) for y > 1/2 and 2 sigmoid(2y) - (1 + z) for y < -1/2",
             lambda e: _bounded_term(e, sp.tanh(w)) is not None, _tanh_near_bounds, sp.tanh(Y) - _TARGET, True),
     Rewrite("sigmoid'", "e^{-w}/(1 + e^{-w})^2 overflows below w = -709 (inf/inf); through e^{-|w|} it keeps "
-            "both tails", sp.exp(-w) / (1 + sp.exp(-w)) ** 2,
-            sp.exp(-sp.Abs(w)) / (1 + sp.exp(-sp.Abs(w))) ** 2, sp.exp(-Y) / (1 + sp.exp(-Y)) ** 2),
+            "both tails, and it shares its terms with the sigmoid's",
+            lambda e: e.is_Mul and _over_one_plus_exp(e, -2) and e.match(_SIGMOID_PRIME) is not None,
+            lambda e: _sigmoid_prime(e.match(_SIGMOID_PRIME)[w]),
+            sp.exp(-Y) / (1 + sp.exp(-Y)) ** 2),
     Rewrite("tanh'", "1 - tanh(w)^2 is 0 once tanh rounds to +-1 (|w| > 19); it is 4 e^{-2|w|}/(1 + e^{-2|w|})^2",
             1 - sp.tanh(w) ** 2, 4 * sp.exp(-2 * sp.Abs(w)) / (1 + sp.exp(-2 * sp.Abs(w))) ** 2,
             1 - sp.tanh(Y) ** 2),
@@ -238,6 +283,15 @@ REWRITES = (
             "(1 + tanh(w/2))/2 is 0 below w = -38; through e^{-|w|} both tails keep every digit",
             lambda e: _overflowing(e, _SIGMOID), lambda e: sigmoid(e.match(_SIGMOID)[w]), 1 / (1 + sp.exp(-Y))),
 )
+
+# The same registry for a handful of values (one example at a time, n_L outputs): every sigmoid it prints is
+# written through logaddexp (sigmoid_pair_log), which takes fewer NumPy calls; each form is proved like the others.
+FEW_REWRITES = tuple(replace(r, replacement={
+    "sigmoid near its bound": lambda e: _sigmoid_near_bound(e, sigmoid_pair_log),
+    "sigmoid'": lambda e: _sigmoid_prime(e.match(_SIGMOID_PRIME)[w], sigmoid_pair_log),
+    "sigmoid (e^w form)": lambda e: sigmoid_pair_log(e.match(_E_SIGMOID)[w])[0],
+    "sigmoid": lambda e: sigmoid_pair_log(e.match(_SIGMOID)[w])[0],
+}.get(r.name, r.replacement)) for r in REWRITES)
 
 
 class OneMinus(sp.Function):
@@ -279,6 +333,7 @@ SOFTMAX_REWRITES = (
 def plain(expr):
     """``expr`` as plain SymPy: grouping marks dropped, 1 - a written out."""
     expr = expr.replace(lambda e: isinstance(e, sp.UnevaluatedExpr), lambda e: e.args[0])
+    expr = expr.replace(lambda e: isinstance(e, logaddexp), lambda e: sp.log(sp.exp(e.args[0]) + sp.exp(e.args[1])))
     return expr.replace(lambda e: isinstance(e, OneMinus), lambda e: 1 - e.args[0])
 
 
@@ -350,5 +405,5 @@ def stable_form(expr):
     return stable(expr).rewritten
 
 
-__all__ = ["REWRITES", "SOFTMAX_REWRITES", "OneMinus", "Rewrite", "Stable", "plain", "proved_equal", "sigmoid", "softplus",
+__all__ = ["FEW_REWRITES", "REWRITES", "SOFTMAX_REWRITES", "OneMinus", "Rewrite", "Stable", "plain", "proved_equal", "sigmoid", "sigmoid_pair", "sigmoid_pair_log", "softplus",
            "stable", "stable_form"]
