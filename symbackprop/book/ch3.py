@@ -115,7 +115,7 @@ ACTIVATION_ROWS = (
 )
 for _id, _name, _rows, _latex, _correct, _cell in ACTIVATION_ROWS:
     PART.checked(_id, f"sec. 3.5, activation table, row {_name}", rf"$\frac{{da_i}}{{dy_i}}$ = {_latex}", _rows,
-                 summary=f"the printed derivative of {_name}, checked by symbackprop check", correct=_correct,
+                 correct=_correct,
                  passage=_cell)
 
 

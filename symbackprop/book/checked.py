@@ -47,7 +47,8 @@ def sides(latex):
 def counterexample_text(ce):
     """The checker's counterexample (a dict) as one line a reader can recompute."""
     where = ", ".join(f"{k} = {v}" for k, v in (ce.get("bindings") or {}).items())
-    return (f"on {ce['network']} at {ce['point']}{' (' + where + ')' if where else ''}: left side {ce['left']}, "
+    on = f"on {ce['network']} " if ce.get("network") else ""  # None: a scalar identity
+    return (f"{on}at {ce['point']}{' (' + where + ')' if where else ''}: left side {ce['left']}, "
             f"right side {ce['right']}")
 
 
@@ -76,7 +77,7 @@ def through_check(rows, network=None, *, summary="", correct=""):
         r = failing[0]
         fixes = [x for x in (r.corrected and f"the checker (from the engine's derivation): ${_math(r.corrected)}$",
                              correct) if x]
-        return finding(FAILS, summary or f"${r.latex}$ fails", [r.evidence], compared=compared, values=values,
+        return finding(FAILS, summary or f"${r.latex}$ fails: {r.evidence}", [r.evidence], compared=compared, values=values,
                        correct="; ".join(fixes), counterexample=counterexample_text(r.counterexample))
     conditional = [r for r in results if r.verdict == CONDITIONAL]
     if conditional:
@@ -84,7 +85,8 @@ def through_check(rows, network=None, *, summary="", correct=""):
         return finding(CONDITIONAL, summary or f"${r.latex}$ holds under a condition", [r.evidence],
                        compared=compared, values=values, condition=r.condition, correct=correct,
                        counterexample=counterexample_text(r.counterexample) if r.counterexample else "")
-    return finding(HOLDS, summary or "every row holds", compared=compared, values=values)
+    return finding(HOLDS, summary or "holds: " + "; ".join(f"${r.latex}$" for r in results), compared=compared,
+                   values=values)
 
 
 def _math(corrected):

@@ -359,7 +359,7 @@ def judge_scalar(eq, definitions=None):
         if any(not d.is_number or d.has(sp.nan, sp.zoo) or abs(d) > TOLERANCE * scale for d in ds):
             point = ", ".join(f"{k} = {v}" for k, v in at.items()) or "(no variables)"
             return {"verdict": FAILS, "evidence": "the two sides differ at a real point",
-                    "counterexample": {"network": "none (a scalar identity)", "point": point,
+                    "counterexample": {"network": None, "point": point,
                                        "left": str(l.tolist() if is_matrix(l) else l),
                                        "right": str(r.tolist() if is_matrix(r) else r)}}
     if all(is_zero(d, seconds=SCALAR_SECONDS, split=split) for d in entries):

@@ -25,7 +25,8 @@ def _details(r):
     c = r.counterexample
     if c:
         where = ", ".join(f"{k} = {v}" for k, v in c.get("bindings", {}).items())
-        lines.append(f"counterexample on {c['network']}" + (f" at {where}" if where else ""))
+        on = f" on {c['network']}" if c.get("network") else ""  # None: a scalar identity, no network
+        lines.append(f"counterexample{on}" + (f" at {where}" if where else ""))
         lines.append(f"  point: {c['point']}")
         if "message" in c:
             lines.append(f"  {c['message']}")
