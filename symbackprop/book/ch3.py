@@ -201,9 +201,9 @@ COST_CELLS = {
 for _id, _name, _rows, _latex, _correct in COST_ROWS:
     PART.checked(_id, f"sec. 3.5, cost table, row {_name}", _latex, _rows,
                  f"layers=4,3 activations={COST_NETWORKS[_name]} loss={_name}",
-                 summary=f"the table's $E$ and printed $dE/da_i$ of {_name}, checked by symbackprop check"
-                 + (" (at $a_i=z_i$ the bars have a corner: the printed \u201cdoes not exist\u201d is right; the "
-                    "checker's random points never meet it)" if _name == "mae" else ""),
+                 summary=("the table's $E$ and printed $dE/da_i$ of mae equal the engine's (at $a_i=z_i$ the bars "
+                          "have a corner: the printed \u201cdoes not exist\u201d is right; the checker's random points "
+                          "never meet it)" if _name == "mae" else ""),
                  correct=_correct, passage=COST_CELLS[_id])
 
 
