@@ -30,6 +30,7 @@ The kinds:
 HadamardProduct(R1, HadamardProduct(g1*1, Delta1) - (HadamardProduct((1/3)*1*(HadamardProduct(g1*1, Delta1, N1)), N1)) - (1/3)*1*(HadamardProduct(g1*1, Delta1)))
 """
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import sympy as sp
 
@@ -95,22 +96,8 @@ class Names:
     # the names the engine's output-delta forms read (forms.output_delta_form): Y^L, A^L = S^L, Z
     @property
     def output(self):
-        names = self
-
-        class _Output:
-            L = names.L
-            sizes = [names.sizes[names.L]]
-            Z = names.Z
-
-            @staticmethod
-            def Y(l):
-                return names.Y(l)
-
-            @staticmethod
-            def A(l):
-                return names.S(l)
-
-        return _Output()
+        """The names the engine's output-delta form reads (forms.output_delta_form): Y^L, A^L = S^L, Z."""
+        return SimpleNamespace(L=self.L, sizes=(self.sizes[self.L],), Z=self.Z, Y=self.Y, A=self.S)
 
 
 @dataclass(frozen=True)
@@ -225,7 +212,7 @@ class LayerNorm:
         mean = sp.OneMatrix(n, n) / n  # (1/n) 1 1^T: every row the column means
         return [
             (M.C(l), M.S(l - 1) - mean * M.S(l - 1)),  # s - mean(s)
-            (M.V(l), mean * sp.HadamardProduct(M.C(l), M.C(l))),  # var(s), biased, in every row
+            (M.V(l), mean * forms.Elementwise(V ** 2, {V: M.C(l)})),  # var(s), biased, in every row
             (M.R(l), forms.Elementwise(1 / sp.sqrt(V + layer.eps), {V: M.V(l)})),  # 1/sigma
             (M.N(l), sp.HadamardProduct(M.C(l), M.R(l))),  # the normalised signal
             (M.S(l), sp.HadamardProduct(self._g(layer, M), M.N(l)) + sp.MatrixSymbol(f"h{l}", n, 1) * _row_of_ones(M)),
