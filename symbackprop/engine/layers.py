@@ -65,6 +65,9 @@ class Activate(sp.Basic):
 
     __repr__ = __str__
 
+    def _sympystr(self, printer):
+        return str(self)
+
 
 class Names:
     """The named matrices of a layered network for a batch of ``beta`` examples; ``sizes`` maps l -> n_l."""
