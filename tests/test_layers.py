@@ -43,7 +43,7 @@ activation = "softmax"
 
 def module(spec, dtype="float64"):
     namespace = {}
-    exec(compile(emit_layers(spec, dtype), "model.py", "exec"), namespace)
+    exec(compile(emit_layers(spec, dtype), "model.py", "exec"), namespace)  # noqa: S102 -- our own emitted module
     return namespace
 
 
@@ -126,7 +126,7 @@ def _mutants():
     ln, res, dense = kinds.LayerNorm.backward, kinds.Residual.backward, kinds.Dense.backward
 
     def layernorm_without_projection(self, layer, M, G, output=None):
-        delta_in, grads, inner = ln(self, layer, M, G, output)
+        _, grads, inner = ln(self, layer, M, G, output)
         return sp.HadamardProduct(M.R(layer.l), sp.HadamardProduct(self._g(layer, M), G)), grads, inner
 
     def layernorm_wrong_gain(self, layer, M, G, output=None):
@@ -277,7 +277,7 @@ def test_kind_proofs():
     from symbackprop.proofs.reduction import j, n
 
     assert all(p.proved for p in prove_kinds())
-    wrong = lambda gG, x, sigma: (gG[j] - sp.Sum(gG[j], (j, 1, n)) / n) / sigma  # noqa: E731 (drops x (.) mean)
+    wrong = lambda gG, x, sigma: (gG[j] - sp.Sum(gG[j], (j, 1, n)) / n) / sigma  # drops x (.) mean(x (.) gG)
     assert not prove_layernorm_backward(claim=wrong).proved
 
 
