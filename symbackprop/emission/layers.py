@@ -20,6 +20,8 @@ node type, as SymPy's printers do:
 >>> LayerFormPrinter().doprint(sp.OneMatrix(3, 3) * X / 3 + b * sp.OneMatrix(1, 5))
 'b + 1/3*(X.sum(axis=0, keepdims=True))'
 """
+import inspect
+
 import sympy as sp
 from sympy.printing.printer import Printer
 
@@ -35,7 +37,8 @@ from symbackprop.emission.codegen import (
 )
 from symbackprop.emission.output import output_functions
 from symbackprop.emission.print_numpy import form_text
-from symbackprop.engine import forms
+from symbackprop.engine import forms, windows
+from symbackprop.engine.conv import WindowOp
 from symbackprop.engine.layered import LayeredDerivation
 from symbackprop.engine.layers import Activate
 from symbackprop.errors import SpecError, SymbackpropError
@@ -107,6 +110,10 @@ class LayerFormPrinter(Printer):
             raise SymbackpropError(f"an element-wise formula of {expr} reads a computed matrix; name it first")
         return numpy_expression(stable_form(expr.formula).xreplace(names))
 
+    def _print_WindowOp(self, expr):
+        """A convolution or pooling node: a call of its NumPy form (printed into the module from engine.windows)."""
+        return f"{expr.function}({', '.join(self._print(a) for a in expr.operands)}, {expr.g})"
+
     def emptyPrinter(self, expr):
         raise SymbackpropError(f"cannot print {type(expr).__name__} as NumPy code: {expr}")
 
@@ -150,7 +157,10 @@ def module_context(spec, dtype="float64"):
     derivation = LayeredDerivation(spec)
     functions = {}
     forward, backward, cost = _layer_steps(derivation, functions)
-    params = [(name, shape, layer.kind) for layer in spec.layers for name, shape in layer.params()]
+    params = [(name, layer.stored_shape(name), shape, layer.kind) for layer in spec.layers
+              for name, shape in layer.params()]
+    uses_windows = any(isinstance(form, WindowOp) or (hasattr(form, "atoms") and form.atoms(WindowOp))
+                       for _, form in derivation.forward(derivation.names()) + derivation.backward(derivation.names()))
     return {
         "name": _check_name(spec.name),
         "version": __version__,
@@ -162,6 +172,8 @@ def module_context(spec, dtype="float64"):
         "backward": backward,
         "names": sorted({line.split(" = ")[0] for line in forward} | {"S0"}),
         "functions": list(functions.values()),
+        "windows": [inspect.getsource(f).rstrip() for f in windows.SOURCES] if uses_windows else [],
+        "input_shape": tuple(spec.input_shape),
         "cost": cost,
         "cost_label": _check_doc(spec.cost.label()),
         "dtype": dtype,

@@ -34,7 +34,7 @@ from types import SimpleNamespace
 
 import sympy as sp
 
-from symbackprop.engine import forms
+from symbackprop.engine import conv, forms
 
 V = sp.Symbol("v", real=True)  # the scalar of the layer-norm step R = 1/sqrt(V + eps)
 EPS = sp.Rational(1, 100000)  # torch.nn.LayerNorm's default eps
@@ -126,14 +126,43 @@ class Layer:
         return self.rule.steps(self, M)
 
     def label(self):
-        args = [str(self.n_out)] if self.kind == "dense" else []
+        """The layer as the compact form writes it: dense(8, tanh), conv2d(4, 3x3, relu, stride=2), maxpool2d(2)."""
+        args, keys = [str(self.n_out)] if self.kind == "dense" else [], []
+        if self.kind in ("conv2d", "conv1d"):
+            g = self.geometry
+            args = [str(g[3]), f"{g[4]}x{g[5]}" if self.kind == "conv2d" else str(g[5])]
+            keys = [f"stride={g[7]}"] * (g[7] != 1) + [f"padding={g[9]}"] * (g[9] != 0)
+        elif self.kind in ("maxpool2d", "avgpool2d"):
+            args, keys = [str(self.geometry[4])], [f"stride={self.geometry[7]}"] * (self.geometry[7] != self.geometry[4])
         args += [self.activation.label()] if self.activation is not None else []
-        args += [f"eps={self.eps}"] if "eps" in self.options else []
+        args += keys + ([f"eps={self.eps}"] if "eps" in self.options else [])
         return f"{self.kind}({', '.join(args)})" if args else self.kind
 
     @property
     def eps(self):
         return self.options.get("eps", EPS)
+
+    @property
+    def in_shape(self):
+        """The signal's shape (n,), (c, length) or (c, h, w); stored flattened in C order, one column per example."""
+        return self.options.get("in_shape", (self.n_in,))
+
+    @property
+    def out_shape(self):
+        return self.options.get("out_shape", (self.n_out,))
+
+    @property
+    def geometry(self):
+        """(c_in, h, w, c_out, kh, kw, sh, sw, ph, pw) of a convolution or pooling layer."""
+        return self.options["geometry"]
+
+    def stored_shape(self, name):
+        """A parameter's shape as the user sees it: conv2d W (c_out, c_in, kh, kw), conv1d W (c_out, c_in, k)."""
+        shape = dict(self.params())[name]
+        if name[0] == "W" and self.kind in ("conv2d", "conv1d"):
+            c_in, _, _, c_out, kh, kw = self.geometry[:6]
+            return (c_out, c_in, kh, kw) if self.kind == "conv2d" else (c_out, c_in, kw)
+        return shape
 
 
 def _row_of_ones(M):
@@ -158,8 +187,8 @@ def _inner_delta(layer, M, G, output):
     if output is not None:
         found, cost = output
         return forms.output_delta_form(found, layer.activation, cost, M.output)
-    return forms.backward_form(layer.activation, M.Y(layer.l), M.S(layer.l) if layer.kind == "dense"
-                               else M.H(layer.l), G)
+    return forms.backward_form(layer.activation, M.Y(layer.l), M.H(layer.l) if layer.kind == "residual"
+                               else M.S(layer.l), G)
 
 
 class Dense:
@@ -237,5 +266,86 @@ class LayerNorm:
         return delta_in, grads, None
 
 
+class Conv2d:
+    """y = W * s + b, the cross-correlation of torch Conv2d (zero padding, stride), then a = a(y)."""
+
+    name = "conv2d"
+    keys = ("channels", "kernel", "activation", "stride", "padding")
+
+    def params(self, layer):
+        c_in, _, _, c_out, kh, kw = layer.geometry[:6]
+        return [(f"W{layer.l}", (c_out, c_in * kh * kw)), (f"b{layer.l}", (c_out, 1))]
+
+    def _W(self, layer):
+        return sp.MatrixSymbol(f"W{layer.l}", *self.params(layer)[0][1])
+
+    def steps(self, layer, M):
+        l, b = layer.l, sp.MatrixSymbol(f"b{layer.l}", layer.geometry[3], 1)
+        return [(M.Y(l), conv.Conv(self._W(layer), b, M.S(l - 1), layer.geometry)),
+                (M.S(l), Activate(layer.activation, M.Y(l)))]
+
+    def backward(self, layer, M, G, output=None):
+        """D = a'(Y) (.) Delta^l; Delta^{l-1} = the full convolution of D with the flipped kernel; dE/dW = the
+        correlation of the input with D (batch mean)."""
+        l, g = layer.l, layer.geometry
+        D = _inner_delta(layer, M, G, output)
+        grads = {f"W{l}": conv.ConvGradW(M.D(l), M.S(l - 1), g) / M.beta, f"b{l}": conv.ConvGradB(M.D(l), g) / M.beta}
+        return conv.ConvGradS(self._W(layer), M.D(l), g), grads, (M.D(l), D)
+
+
+class Conv1d(Conv2d):
+    """conv2d on (channels, length) signals: a height of 1."""
+
+    name = "conv1d"
+
+
+class MaxPool2d:
+    """The largest entry of each size x size window (stride = size unless given), per channel."""
+
+    name = "maxpool2d"
+    keys = ("size", "stride")
+    node, back = conv.MaxPool, conv.MaxPoolBack
+
+    def params(self, layer):
+        return []
+
+    def steps(self, layer, M):
+        return [(M.S(layer.l), self.node(M.S(layer.l - 1), layer.geometry))]
+
+    def backward(self, layer, M, G, output=None):
+        """delta routed to each window's first arg-max (as PyTorch)."""
+        return conv.MaxPoolBack(M.S(layer.l - 1), G, layer.geometry), {}, None
+
+
+class AvgPool2d(MaxPool2d):
+    """The mean of each size x size window."""
+
+    name = "avgpool2d"
+    node = conv.AvgPool
+
+    def backward(self, layer, M, G, output=None):
+        """delta / size^2 spread over the window."""
+        return conv.AvgPoolBack(G, layer.geometry), {}, None
+
+
+class Flatten:
+    """The (c, h, w) signal as a vector in C order (c, then h, then w), as torch.flatten: the stored matrix itself."""
+
+    name = "flatten"
+    keys = ()
+
+    def params(self, layer):
+        return []
+
+    def steps(self, layer, M):
+        return [(M.S(layer.l), M.S(layer.l - 1))]
+
+    def backward(self, layer, M, G, output=None):
+        return G, {}, None
+
+
 #: the kinds, by the name a spec writes
-KINDS = {kind.name: kind for kind in (Dense(), LayerNorm(), Residual())}
+KINDS = {kind.name: kind for kind in (Dense(), LayerNorm(), Residual(), Conv2d(), Conv1d(), MaxPool2d(), AvgPool2d(),
+                                      Flatten())}
+#: kinds that read a vector, and kinds that read channels
+VECTOR_KINDS, CHANNEL_KINDS = ("dense", "layernorm", "residual"), ("conv2d", "conv1d", "maxpool2d", "avgpool2d")

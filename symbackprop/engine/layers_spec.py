@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from symbackprop.engine import activations as act
-from symbackprop.engine.layers import EPS, KINDS, Layer
+from symbackprop.engine.layers import EPS, KINDS, VECTOR_KINDS, Layer
 from symbackprop.engine.spec import NetworkSpec, _split_calls, parse_activation, parse_cost
 from symbackprop.errors import SpecError
 
@@ -61,8 +61,11 @@ class LayeredSpec:
     cost: object
     batch: int | None = None
     name: str = field(default="network", compare=False)
+    input_shape: tuple | None = None  # (c, h, w) or (c, length) for channels; None: (input,)
 
     def __post_init__(self):
+        if self.input_shape is None:
+            object.__setattr__(self, "input_shape", (self.input,))
         if not self.layers:
             raise SpecError("a network needs at least one layer")
         last = self.layers[-1]
@@ -89,7 +92,8 @@ class LayeredSpec:
         return sum(rows * cols for layer in self.layers for _, (rows, cols) in layer.params())
 
     def describe(self):
-        text = " -> ".join([str(self.input)] + [layer.label() for layer in self.layers])
+        first = "x".join(map(str, self.input_shape))
+        text = " -> ".join([first] + [layer.label() for layer in self.layers])
         return f"{text}, cost {self.cost.label()}" + (f", batch {self.batch}" if self.batch else "")
 
     def __repr__(self):
@@ -103,7 +107,7 @@ class LayeredSpec:
 
         defs_a = dict(_definition(d, "--define-activation") for d in custom_activations)
         defs_c = dict(_definition(d, "--define-cost") for d in custom_costs)
-        n0 = _positive(str(input_shape).strip(), "--input")
+        n0 = _shape(str(input_shape).strip(), "--input")
         tables = []
         for number, text in enumerate(_split_layers(str(arch)), start=1):
             m = _LAYER.match(text)
@@ -151,12 +155,7 @@ class LayeredSpec:
                 raise SpecError(f"{source}: missing key {key!r}")
         if not isinstance(data["layers"], list) or not all(isinstance(t, dict) for t in data["layers"]):
             raise SpecError(f"{source}: 'layers' must be tables written [[layers]]")
-        n0 = data["input"]
-        if isinstance(n0, list):
-            raise SpecError(f"{source}: input {n0!r}: image inputs (channels, height, width) need conv2d, which this "
-                            f"version does not derive yet; give the number of features")
-        if isinstance(n0, bool) or not isinstance(n0, int) or n0 < 1:
-            raise SpecError(f"{source}: 'input' must be a positive integer, got {n0!r}")
+        n0 = _shape(data["input"], f"{source}, line {_line_of(text, 'input')}: 'input'")
         if not isinstance(data["cost"], str):
             raise SpecError(f"{source}: 'cost' must be a string, got {data['cost']!r}")
         custom = data.get("custom", {})
@@ -177,8 +176,8 @@ class LayeredSpec:
         return cls._build(n0, data["layers"], cost, defs["activations"], batch, name, where)
 
     @classmethod
-    def _build(cls, n0, tables, cost, defs, batch, name, where):
-        layers, n = [], n0
+    def _build(cls, shape0, tables, cost, defs, batch, name, where):
+        layers, shape = [], shape0
         for l, table in enumerate(tables, start=1):
             kind = table.get("kind")
             if kind not in KINDS:
@@ -193,13 +192,7 @@ class LayeredSpec:
                 if key != "kind" and key not in rule.keys:
                     raise SpecError(f"{where(l, key)}: layer {l} ({kind}): unknown key {key!r}; {kind} takes: "
                                     f"{', '.join(rule.keys) or 'none'}")
-            options, activation, n_out = {}, None, n
-            if "size" in rule.keys:
-                if "size" not in table:
-                    raise bad("size", "missing (the number of neurons)")
-                n_out = _positive(table["size"], None)
-                if n_out is None:
-                    raise bad("size", f"must be a positive integer, got {table['size']!r}")
+            options, activation = {"in_shape": shape}, None
             if "activation" in rule.keys:
                 if not isinstance(table.get("activation"), str):
                     raise bad("activation", f"missing or not a name, got {table.get('activation')!r}")
@@ -207,8 +200,6 @@ class LayeredSpec:
                     activation = parse_activation(table["activation"], defs)
                 except SpecError as exc:
                     raise bad("activation", str(exc)) from None
-                if not activation.elementwise and n_out < 2:
-                    raise bad("activation", "softmax over a single neuron is the constant 1")
             if "eps" in table:
                 try:
                     options["eps"] = act.number(str(table["eps"]), "eps")
@@ -216,14 +207,110 @@ class LayeredSpec:
                     raise bad("eps", str(exc)) from None
                 if options["eps"] <= 0:
                     raise bad("eps", f"must be positive, got {table['eps']!r}")
-            if kind == "layernorm" and n < 2:
-                raise bad("kind", "a layer norm over one feature is the constant h (its variance is 0)")
-            layers.append(Layer(l, kind, n, n_out, activation, options))
-            n = n_out
+            out = _out_shape(kind, table, shape, options, bad)
+            if activation is not None and not activation.elementwise and (len(out) > 1 or out[0] < 2):
+                raise bad("activation", "softmax needs a vector of 2 or more neurons" if len(out) == 1 else
+                          "softmax on channels is not derived; use it on a dense layer")
+            options["out_shape"] = out
+            layers.append(Layer(l, kind, _size(shape), _size(out), activation, options))
+            shape = out
         try:
-            return cls(n0, tuple(layers), cost, batch, name=name)
+            return cls(_size(shape0), tuple(layers), cost, batch, name=name, input_shape=shape0)
         except SpecError as exc:
             raise SpecError(f"{where(len(layers), 'activation')}: {exc}") from None
+
+
+def _size(shape):
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def _out_shape(kind, table, shape, options, bad):
+    """The layer's output shape, and its window geometry in ``options``; refuses what cannot be built."""
+    if kind == "flatten":
+        return (_size(shape),)
+    if kind in VECTOR_KINDS:
+        if len(shape) > 1:
+            raise bad("kind", f"reads a vector but gets a signal of shape {shape}; put a flatten before it")
+        if kind == "dense":
+            if "size" not in table:
+                raise bad("size", "missing (the number of neurons)")
+            return (_int(table["size"], bad, "size"),)
+        if kind == "layernorm" and shape[0] < 2:
+            raise bad("kind", "a layer norm over one feature is the constant h (its variance is 0)")
+        return shape
+    needed = 2 if kind == "conv1d" else 3
+    if len(shape) != needed:
+        what = "(channels, length)" if needed == 2 else "(channels, height, width)"
+        raise bad("kind", f"reads a {what} signal but gets shape {shape}")
+    c, h, w = (shape[0], 1, shape[1]) if needed == 2 else shape
+    if kind in ("conv2d", "conv1d"):
+        for key in ("channels", "kernel"):
+            if key not in table:
+                raise bad(key, "missing")
+        c_out = _int(table["channels"], bad, "channels")
+        kh, kw = _kernel(table["kernel"], bad) if kind == "conv2d" else (1, _int(table["kernel"], bad, "kernel"))
+        s = _int(table.get("stride", 1), bad, "stride")
+        p = _int(table.get("padding", 0), bad, "padding", zero=True)
+        ph = p if kind == "conv2d" else 0
+        key = "kernel"
+    else:
+        size = _int(table.get("size", 0), bad, "size") if "size" in table else None
+        if size is None:
+            raise bad("size", "missing (the window is size x size)")
+        c_out, kh, kw, ph, p = c, size, size, 0, 0
+        s = _int(table.get("stride", size), bad, "stride")
+        key = "size"
+    if kh > h + 2 * ph or kw > w + 2 * p:
+        raise bad(key, f"the window {kh}x{kw} is larger than the (padded) input {h + 2 * ph}x{w + 2 * p}")
+    g = (c, h, w, c_out, kh, kw, s if kind != "conv1d" else 1, s, ph, p)
+    options["geometry"] = g
+    from symbackprop.engine.conv import geometry_sizes
+
+    oh, ow = geometry_sizes(g)
+    return (c_out, ow) if kind == "conv1d" else (c_out, oh, ow)
+
+
+def _int(value, bad, key, zero=False):
+    if isinstance(value, str) and re.fullmatch(r"\s*\d{1,6}\s*", value):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < (0 if zero else 1):
+        raise bad(key, f"must be a {'non-negative' if zero else 'positive'} integer, got {value!r}")
+    return value
+
+
+def _kernel(value, bad):
+    """3, "3", "3x2" or [3, 2] -> (kh, kw)."""
+    if isinstance(value, str) and "x" in value:
+        value = value.split("x", 1)
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise bad("kernel", f"give one size or [height, width], got {value!r}")
+        return _int(value[0], bad, "kernel"), _int(value[1], bad, "kernel")
+    k = _int(value, bad, "kernel")
+    return k, k
+
+
+def _shape(value, where):
+    """The input: n features, or (c, length), or (c, h, w): an int, a list, or "1,8,8" on the command line."""
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",")]
+        if all(re.fullmatch(r"\d{1,7}", v) for v in value):
+            value = [int(v) for v in value]
+    value = value if isinstance(value, list) else [value]
+    if not 1 <= len(value) <= 3 or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value):
+        raise SpecError(f"{where} must be the features n, or [channels, length], or [channels, height, width] "
+                        f"(positive integers), got {value!r}")
+    return tuple(value)
+
+
+def _line_of(text, key):
+    for number, line in enumerate(text.splitlines(), start=1):
+        if re.match(rf"\s*{key}\s*=", line):
+            return number
+    return None
 
 
 def _positive(value, option):

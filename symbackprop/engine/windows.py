@@ -1,0 +1,122 @@
+"""Window operations on signals stored (c h w, beta): the NumPy forms of convolution and pooling.
+
+A signal of c channels of h x w positions is a (c h w) x beta matrix, rows in C order (c, then h, then w, as
+torch.flatten), one example per column.  ``g`` is the geometry (c_in, h, w, c_out, kh, kw, sh, sw, ph, pw).
+
+Each function is one step of a layer, written once with NumPy and no loop over positions: a window view
+(``sliding_window_view``) and one matrix product, or a loop over the kh x kw kernel offsets.  They work on any
+dtype, float32/float64 in the emitted module (their source is printed into it) and object arrays of mpmath
+numbers in the high-precision verification, where the nodes of :mod:`symbackprop.engine.conv` evaluate
+through them and are checked against their explicit SymPy definitions.
+
+>>> import numpy
+>>> g = (1, 3, 3, 1, 2, 2, 1, 1, 0, 0)
+>>> S = numpy.arange(9.0).reshape(9, 1)
+>>> conv_forward(numpy.ones((1, 4)), numpy.zeros((1, 1)), S, g).ravel().tolist()
+[8.0, 12.0, 20.0, 24.0]
+>>> pool_max(S, (1, 3, 3, 1, 2, 2, 1, 1, 0, 0)).ravel().tolist()
+[4.0, 5.0, 7.0, 8.0]
+"""
+import numpy
+from numpy.lib.stride_tricks import sliding_window_view
+
+
+def out_size(n, k, s, p):
+    """Output positions along one axis: floor((n + 2p - k)/s) + 1, as PyTorch (windows that do not fit are dropped)."""
+    return (n + 2 * p - k) // s + 1
+
+
+def windows(S, g):
+    """The window view (c_in, oh, ow, beta, kh, kw) of S, zero-padded; no copy but the padding."""
+    c_in, h, w, _, kh, kw, sh, sw, ph, pw = g
+    X = S.reshape(c_in, h, w, S.shape[1])
+    if ph or pw:
+        X = numpy.pad(X, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
+    return sliding_window_view(X, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]
+
+
+def columns(S, g):
+    """im2col: (c_in kh kw, oh ow beta), column (i, j, b) the window that output position (i, j) of example b reads."""
+    V = windows(S, g)
+    c_in, oh, ow, beta, kh, kw = V.shape
+    return V.transpose(0, 4, 5, 1, 2, 3).reshape(c_in * kh * kw, oh * ow * beta)
+
+
+def conv_forward(W, b, S, g):
+    """Y = W * S + b (cross-correlation, as torch Conv2d): one product W (c_out, c_in kh kw) @ columns."""
+    cols = columns(S, g)
+    c_out, beta = W.shape[0], S.shape[1]
+    positions = cols.shape[1] // beta
+    return (W @ cols).reshape(c_out * positions, beta) + numpy.repeat(b, positions, axis=0)
+
+
+def conv_grad_W(D, S, g):
+    """sum over examples and positions of D (x) the window read: the correlation of the input with delta."""
+    cols = columns(S, g)
+    return D.reshape(g[3], cols.shape[1]) @ cols.T
+
+
+def conv_grad_b(D, g):
+    """sum over examples and positions of D, per output channel."""
+    return D.reshape(g[3], -1).sum(axis=1, keepdims=True)
+
+
+def scatter(dV, g, dtype):
+    """The adjoint of the window view: add each window's entries (c_in, kh, kw, oh, ow, beta) back where they
+    were read (col2im), one loop over the kh x kw kernel offsets; padding rows are dropped."""
+    c_in, h, w, _, kh, kw, sh, sw, ph, pw = g
+    oh, ow, beta = dV.shape[3:]
+    dX = numpy.zeros((c_in, h + 2 * ph, w + 2 * pw, beta), dtype=dtype)
+    for p in range(kh):
+        for q in range(kw):
+            dX[:, p:p + sh * (oh - 1) + 1:sh, q:q + sw * (ow - 1) + 1:sw, :] += dV[:, p, q]
+    return dX[:, ph:ph + h, pw:pw + w].reshape(c_in * h * w, beta)
+
+
+def conv_grad_S(W, D, g):
+    """W^T delta put back where it was read: the full convolution of delta with the flipped kernel."""
+    c_in, kh, kw = g[0], g[4], g[5]
+    beta = D.shape[1]
+    cols = W.T @ D.reshape(g[3], -1)  # (c_in kh kw, oh ow beta)
+    oh = out_size(g[1], kh, g[6], g[8])
+    ow = out_size(g[2], kw, g[7], g[9])
+    return scatter(cols.reshape(c_in, kh, kw, oh, ow, beta), g, D.dtype)
+
+
+def pool_max(S, g):
+    """The largest entry of each window (c, oh, ow) per example."""
+    V = windows(S, g)
+    return V.reshape(*V.shape[:4], -1).max(axis=-1).reshape(-1, S.shape[1])
+
+
+def pool_max_back(S, D, g):
+    """delta routed to the arg-max of each window, the first one on ties (as PyTorch)."""
+    V = windows(S, g)
+    c, oh, ow, beta, kh, kw = V.shape
+    first = V.reshape(c, oh, ow, beta, kh * kw).argmax(axis=-1)
+    D4 = D.reshape(c, oh, ow, beta)
+    routed = numpy.zeros((c, kh, kw, oh, ow, beta), dtype=D.dtype)
+    for p in range(kh):
+        for q in range(kw):
+            routed[:, p, q] = numpy.where(first == p * kw + q, D4, 0)
+    return scatter(routed, g, D.dtype)
+
+
+def pool_avg(S, g):
+    """The mean of each window."""
+    V = windows(S, g)
+    return V.reshape(*V.shape[:4], -1).sum(axis=-1).reshape(-1, S.shape[1]) / (g[4] * g[5])
+
+
+def pool_avg_back(D, g):
+    """delta / (kh kw) spread over the window it averaged."""
+    c, kh, kw = g[0], g[4], g[5]
+    beta = D.shape[1]
+    oh, ow = out_size(g[1], kh, g[6], g[8]), out_size(g[2], kw, g[7], g[9])
+    share = D.reshape(c, 1, 1, oh, ow, beta) / (kh * kw)
+    return scatter(numpy.broadcast_to(share, (c, kh, kw, oh, ow, beta)), g, D.dtype)
+
+
+#: the functions printed into an emitted module, in an order that defines each before use
+SOURCES = (out_size, windows, columns, conv_forward, conv_grad_W, conv_grad_b, scatter, conv_grad_S, pool_max,
+           pool_max_back, pool_avg, pool_avg_back)
