@@ -23,7 +23,7 @@ from symbackprop.engine import windows
 
 def geometry_sizes(g):
     """(oh, ow) of the geometry g."""
-    c_in, h, w, c_out, kh, kw, sh, sw, ph, pw = g
+    _c_in, h, w, _c_out, kh, kw, sh, sw, ph, pw = g
     return windows.out_size(h, kh, sh, ph), windows.out_size(w, kw, sw, pw)
 
 
@@ -54,7 +54,7 @@ class WindowOp(MatrixExpr):
 
     def _reads(self, y, x):
         """Window positions (p, q, i, j) whose output (i, j) reads input (y, x) through kernel offset (p, q)."""
-        c_in, h, w, c_out, kh, kw, sh, sw, ph, pw = self.g
+        _c_in, _h, _w, _c_out, kh, kw, sh, sw, ph, pw = self.g
         oh, ow = geometry_sizes(self.g)
         for p, q in product(range(kh), range(kw)):
             i, ri = divmod(y + ph - p, sh)
@@ -64,7 +64,7 @@ class WindowOp(MatrixExpr):
 
     def _window(self, i, j):
         """The in-range input positions (p, q, y, x) of output (i, j)'s window (zero padding reads nothing)."""
-        c_in, h, w, c_out, kh, kw, sh, sw, ph, pw = self.g
+        _c_in, h, w, _c_out, kh, kw, sh, sw, ph, pw = self.g
         for p, q in product(range(kh), range(kw)):
             y, x = i * sh + p - ph, j * sw + q - pw
             if 0 <= y < h and 0 <= x < w:
@@ -91,7 +91,7 @@ class Conv(WindowOp):
 
     def _entry(self, r, col, **kwargs):
         W, b, S = self.operands
-        c_in, h, w, c_out, kh, kw = self.g[:6]
+        c_in, h, w, _c_out, kh, kw = self.g[:6]
         oh, ow = geometry_sizes(self.g)
         o, rest = divmod(int(r), oh * ow)
         i, j = divmod(rest, ow)
@@ -110,7 +110,7 @@ class ConvGradW(WindowOp):
 
     def _entry(self, o, k, **kwargs):
         D, S = self.operands
-        c_in, h, w, c_out, kh, kw = self.g[:6]
+        _c_in, h, w, _c_out, kh, kw = self.g[:6]
         oh, ow = geometry_sizes(self.g)
         c, pq = divmod(int(k), kh * kw)
         p, q = divmod(pq, kw)
@@ -149,7 +149,7 @@ class ConvGradS(WindowOp):
 
     def _entry(self, r, col, **kwargs):
         W, D = self.operands
-        c_in, h, w, c_out, kh, kw = self.g[:6]
+        _c_in, h, w, c_out, kh, kw = self.g[:6]
         oh, ow = geometry_sizes(self.g)
         c, rest = divmod(int(r), h * w)
         y, x = divmod(rest, w)
