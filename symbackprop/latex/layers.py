@@ -38,6 +38,24 @@ PROSE = {
 }
 
 
+PROSE["conv2d"] = (
+    r"A convolution slides $c_{\text{out}}$ kernels over the channels of its input: entry $(o, i, j)$ of "
+    r"$y = W * s + b$ is $b_o + \sum_{c,p,q} W_{o c p q}\, s_{c,\, i\sigma + p - \pi,\, j\sigma + q - \pi}$ "
+    r"(stride $\sigma$, zero padding $\pi$; the cross-correlation PyTorch computes), then $a = a(y)$.  The "
+    r"analogue of the column-vector of matrices: entry $(c, p, q)$ of $\partial y_{o i j}/\partial W_{o\cdot\cdot\cdot}$ "
+    r"is the input entry that kernel position read at output $(i, j)$, so $\partial E/\partial W$ is the correlation "
+    r"of the input with $\delta$, and $\delta^{l-1}$ is the full convolution of $\delta$ with the flipped kernel "
+    r"(proved below for every size).  The signal is stored as a $(c\,h\,w) \times \beta$ matrix in C order.")
+PROSE["conv1d"] = PROSE["conv2d"].replace("A convolution", "A one-dimensional convolution (height 1)")
+PROSE["maxpool2d"] = (r"Max pooling keeps the largest entry of each window.  Its Jacobian has one 1 per output row, "
+                      r"at the window's arg-max (the first one on ties, as PyTorch), so $\delta$ is routed back to the "
+                      r"entry that won.")
+PROSE["avgpool2d"] = (r"Average pooling keeps the mean of each window: its Jacobian spreads $\delta/(k_h k_w)$ over the "
+                      r"window.")
+PROSE["flatten"] = (r"Flatten reads the $(c, h, w)$ signal as a vector in C order ($c$, then $h$, then $w$, as "
+                    r"\texttt{torch.flatten}); the stored matrix does not change, and its Jacobian is the identity.")
+
+
 class FormLatexPrinter(LatexPrinter):
     """Matrix forms in the book's notation: (.) is \\odot, a matrix of ones is \\mathbf{1}, f entry by entry."""
 
@@ -53,6 +71,10 @@ class FormLatexPrinter(LatexPrinter):
 
     def _print_Activate(self, expr):
         return rf"a_{{\text{{{tex_escape(expr.activation.label())}}}}}\left({self._print(expr.argument)}\right)"
+
+    def _print_WindowOp(self, expr):
+        args = ", ".join(self._print(a) for a in expr.operands)
+        return rf"\operatorname{{{type(expr).__name__}}}\left({args}\right)"
 
     def _print_MatrixSymbol(self, expr):
         name = expr.name

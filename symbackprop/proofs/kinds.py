@@ -5,6 +5,8 @@
 * :func:`prove_layernorm_jacobian`: out_i = g_i (s_i - mu)/sigma + h_i with mu = (1/n) Sum_k s_k and
   sigma^2 = (1/n) Sum_k (s_k - mu)^2 + eps: d mu/ds_j and d var/ds_j by ``sp.diff`` of the Sum forms, then
   d out_i/ds_j = (g_i/sigma) (delta_ij - 1/n - x_i x_j / n), x = (s - mu)/sigma (the full Jacobian);
+* :func:`prove_convolution`: dE/dW is the correlation of the input with delta, dE/ds the full convolution of
+  delta with the flipped kernel (channels, kernel and output sizes symbolic);
 * :func:`prove_layernorm_backward`: the fast form the code runs, Sum_i J_ij G_i =
   (1/sigma) (gG_j - (1/n) Sum_i gG_i - x_j (1/n) Sum_i x_i gG_i) with gG = g (.) G, and dE/dg_i = G_i x_i.
 
@@ -40,6 +42,24 @@ def collapse_constant_sums(expr):
         return factor * (sp.Sum(e.function, *kept) if kept else e.function)
 
     return expr.replace(lambda e: isinstance(e, sp.Sum), collapse)
+
+
+def canonical_deltas(expr):
+    """A shifted KroneckerDelta(a, b) as KroneckerDelta(a - b, 0), a - b signed canonically: [a = b] = [a - b = 0].
+
+    Deltas of two plain indices are left for the reduction to collapse.
+
+    >>> canonical_deltas(sp.KroneckerDelta(i, r - k + 1)) == canonical_deltas(sp.KroneckerDelta(r, i + k - 1))
+    True
+    """
+    def canonical(delta):
+        difference = sp.expand(delta.args[0] - delta.args[1])
+        if difference.could_extract_minus_sign():
+            difference = -difference
+        return sp.KroneckerDelta(difference, 0)
+
+    shifted = lambda e: isinstance(e, sp.KroneckerDelta) and not all(a.is_Symbol for a in e.args)
+    return expr.replace(shifted, canonical)
 
 
 def decide_with_sums(proof, claims, ranges, started):
@@ -138,6 +158,40 @@ def prove_layernorm_backward(claim=None):
     return decide(proof, claims, {j: (1, n), r: (1, n)}, started)
 
 
+def prove_convolution(claim_W=None):
+    """The convolution's gradients for symbolic channels, kernel and output sizes (stride 1; padding is a larger s).
+
+    y[o, i, j] = sum_{c, p, q} W[o, c, p, q] s[c, i + p - 1, j + q - 1] + b[o].  Every first derivative of E goes
+    through y by the chain rule, dE/dtheta = sum delta[o, i, j] dy[o, i, j]/dtheta with delta = dE/dy, so E is
+    written as that sum (the general case at first order).  Claims: dE/dW is the correlation of the input with
+    delta, dE/db sums delta, and dE/ds is the full convolution of delta (zero outside its range) with the flipped
+    kernel: sum_{o,p,q} W[o, c, p, q] delta[o, y - p + 1, x - q + 1].
+    """
+    started = time.perf_counter()
+    INDEX = {"integer": True, "positive": True}
+    o, o2, c2, p, p2, q, q2, y, x = sp.symbols("o o2 c2 p p2 q q2 y x", **INDEX)
+    O, C, K, R, H, V = sp.symbols("O C K R H V", **INDEX)  # channels out/in, kernel K x R, output H x V
+    W, s, b, delta = (sp.IndexedBase(name) for name in ("W", "s", "b", "delta"))
+    y_oij = sp.Sum(W[o, c, p, q] * s[c, i + p - 1, j + q - 1], (c, 1, C), (p, 1, K), (q, 1, R)) + b[o]
+    E = sp.Sum(delta[o, i, j] * y_oij, (o, 1, O), (i, 1, H), (j, 1, V))
+    proof = Proof("convolution gradients (correlation, full convolution with the flipped kernel)",
+                  "for y[o,i,j] = sum_{c,p,q} W[o,c,p,q] s[c,i+p-1,j+q-1] + b[o] (all sizes symbolic), delta = dE/dy: "
+                  "dE/dW[o,c,p,q] = sum_{i,j} delta[o,i,j] s[c,i+p-1,j+q-1], dE/db[o] = sum_{i,j} delta[o,i,j], "
+                  "dE/ds[c,y,x] = sum_{o,p,q} W[o,c,p,q] delta_bar[o,y-p+1,x-q+1] (delta_bar: delta, 0 outside)",
+                  r"\frac{\partial E}{\partial W} = s \star \delta,\quad \frac{\partial E}{\partial s} = "
+                  r"\bar\delta * \operatorname{flip}(W)")
+    proof.steps.append(("the convolution (cross-correlation, as torch)", sp.Eq(sp.IndexedBase("y")[o, i, j], y_oij)))
+    correlation = claim_W or (lambda: sp.Sum(delta[o2, i, j] * s[c2, i + p2 - 1, j + q2 - 1], (i, 1, H), (j, 1, V)))
+    flipped = sp.Sum(W[o, c2, p, q] * sp.Sum(delta[o, i, j] * sp.KroneckerDelta(i, y - p + 1)
+                                             * sp.KroneckerDelta(j, x - q + 1), (i, 1, H), (j, 1, V)),
+                     (o, 1, O), (p, 1, K), (q, 1, R))
+    claims = [("dE/dW[o,c,p,q]", sp.diff(E, W[o2, c2, p2, q2]), correlation()),
+              ("dE/db[o]", sp.diff(E, b[o2]), sp.Sum(delta[o2, i, j], (i, 1, H), (j, 1, V))),
+              ("dE/ds[c,y,x] (deltas written [a - b = 0])", canonical_deltas(sp.diff(E, s[c2, y, x])),
+               canonical_deltas(flipped))]
+    return decide(proof, claims, {o2: (1, O), c2: (1, C), p2: (1, K), q2: (1, R)}, started)
+
+
 def prove_kinds():
     """Every identity of the layer kinds."""
-    return [prove_residual(), prove_layernorm_jacobian(), prove_layernorm_backward()]
+    return [prove_residual(), prove_layernorm_jacobian(), prove_layernorm_backward(), prove_convolution()]
