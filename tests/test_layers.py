@@ -66,7 +66,7 @@ def test_spec_file_and_old_form():
     (("size = 4\n", ""), ["line 3", "layer 1 (dense)", "'size'"]),
     (("eps = 0.001", "eps = -1"), ["line 9", "'eps'", "positive"]),
     (('kind = "layernorm"', 'kind = "conv3d"'), ["line 8", "layer 2", "conv3d", "known kinds"]),
-    (("input = 3", "input = [1, 8, 8]"), ["conv2d"]),
+    (("input = 3", "input = [1, 8, 8]"), ["layer 1 (dense)", "put a flatten before it"]),
 ])
 def test_spec_errors_name_layer_key_line(edit, words):
     """A wrong spec file is refused with one message naming the layer, the key and its line."""
@@ -81,7 +81,7 @@ def test_spec_errors_name_layer_key_line(edit, words):
     ("dense(4,tanh) layernorm", ["layer 2 (layernorm)", "last layer must be dense"]),
     ("dense(4,tanh", ["unbalanced"]),
     ("dense(4,tanh) 3x3", ["layer 2", "cannot read"]),
-    ("dense(1,softmax)", ["softmax over a single neuron"]),
+    ("dense(1,softmax)", ["softmax needs a vector of 2 or more neurons"]),
     ("dense(2,relu) dense(1,relu)", ["log"]),  # relu outputs break bce's log
 ])
 def test_arch_errors(arch, words):

@@ -3,8 +3,9 @@
 A signal of c channels of h x w positions is a (c h w) x beta matrix, rows in C order (c, then h, then w, as
 torch.flatten), one example per column.  ``g`` is the geometry (c_in, h, w, c_out, kh, kw, sh, sw, ph, pw).
 
-Each function is one step of a layer, written once with NumPy and no loop over positions: a window view
-(``sliding_window_view``) and one matrix product, or a loop over the kh x kw kernel offsets.  They work on any
+Each function is one step of a layer, written once with NumPy and no loop over positions: strided slices of the
+signal, one per kernel offset (the window view, copied once into columns), and one matrix product; pooling and
+col2im loop over the kh x kw kernel offsets only.  They work on any
 dtype, float32/float64 in the emitted module (their source is printed into it) and object arrays of mpmath
 numbers in the high-precision verification, where the nodes of :mod:`symbackprop.engine.conv` evaluate
 through them and are checked against their explicit SymPy definitions.
@@ -18,7 +19,6 @@ through them and are checked against their explicit SymPy definitions.
 [4.0, 5.0, 7.0, 8.0]
 """
 import numpy
-from numpy.lib.stride_tricks import sliding_window_view
 
 
 def out_size(n, k, s, p):
@@ -26,20 +26,32 @@ def out_size(n, k, s, p):
     return (n + 2 * p - k) // s + 1
 
 
-def windows(S, g):
-    """The window view (c_in, oh, ow, beta, kh, kw) of S, zero-padded; no copy but the padding."""
-    c_in, h, w, _, kh, kw, sh, sw, ph, pw = g
+def padded(S, g):
+    """S as (c_in, h + 2 ph, w + 2 pw, beta), zero-padded (a view when there is no padding)."""
+    (c_in, h, w), (ph, pw) = g[:3], g[8:]
     X = S.reshape(c_in, h, w, S.shape[1])
-    if ph or pw:
-        X = numpy.pad(X, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
-    return sliding_window_view(X, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]
+    return numpy.pad(X, ((0, 0), (ph, ph), (pw, pw), (0, 0))) if ph or pw else X
+
+
+def offsets(X, g):
+    """For each kernel offset (p, q): (p, q, the strided slice of X that offset reads at every output position)."""
+    kh, kw, sh, sw = g[4:8]
+    oh, ow = (X.shape[1] - kh) // sh + 1, (X.shape[2] - kw) // sw + 1
+    for p in range(kh):
+        for q in range(kw):
+            yield p, q, X[:, p:p + sh * (oh - 1) + 1:sh, q:q + sw * (ow - 1) + 1:sw, :]
 
 
 def columns(S, g):
-    """im2col: (c_in kh kw, oh ow beta), column (i, j, b) the window that output position (i, j) of example b reads."""
-    V = windows(S, g)
-    c_in, oh, ow, beta, kh, kw = V.shape
-    return V.transpose(0, 4, 5, 1, 2, 3).reshape(c_in * kh * kw, oh * ow * beta)
+    """im2col: (c_in kh kw, oh ow beta), column (i, j, b) the window that output position (i, j) of example b
+    reads; filled by one strided copy per kernel offset."""
+    X = padded(S, g)
+    c_in, kh, kw, beta = g[0], g[4], g[5], S.shape[1]
+    oh, ow = (X.shape[1] - kh) // g[6] + 1, (X.shape[2] - kw) // g[7] + 1
+    cols = numpy.empty((c_in, kh, kw, oh, ow, beta), dtype=S.dtype)
+    for p, q, part in offsets(X, g):
+        cols[:, p, q] = part
+    return cols.reshape(c_in * kh * kw, oh * ow * beta)
 
 
 def conv_forward(W, b, S, g):
@@ -84,28 +96,36 @@ def conv_grad_S(W, D, g):
 
 
 def pool_max(S, g):
-    """The largest entry of each window (c, oh, ow) per example."""
-    V = windows(S, g)
-    return V.reshape(*V.shape[:4], -1).max(axis=-1).reshape(-1, S.shape[1])
+    """The largest entry of each window (c, oh, ow) per example: a running maximum over the kernel offsets."""
+    out = None
+    for _, _, part in offsets(padded(S, g), g):
+        out = part.copy() if out is None else numpy.maximum(out, part, out=out)
+    return out.reshape(-1, S.shape[1])
 
 
 def pool_max_back(S, D, g):
-    """delta routed to the arg-max of each window, the first one on ties (as PyTorch)."""
-    V = windows(S, g)
-    c, oh, ow, beta, kh, kw = V.shape
-    first = V.reshape(c, oh, ow, beta, kh * kw).argmax(axis=-1)
-    D4 = D.reshape(c, oh, ow, beta)
+    """delta routed to the arg-max of each window, the first one on ties (as PyTorch): the offsets are visited in
+    order, and each takes delta where it holds the maximum and no earlier offset did."""
+    X = padded(S, g)
+    top = pool_max(S, g)
+    c, kh, kw, beta = g[0], g[4], g[5], S.shape[1]
+    oh, ow = (X.shape[1] - kh) // g[6] + 1, (X.shape[2] - kw) // g[7] + 1
+    top, D4 = top.reshape(c, oh, ow, beta), D.reshape(c, oh, ow, beta)
     routed = numpy.zeros((c, kh, kw, oh, ow, beta), dtype=D.dtype)
-    for p in range(kh):
-        for q in range(kw):
-            routed[:, p, q] = numpy.where(first == p * kw + q, D4, 0)
+    free = numpy.ones((c, oh, ow, beta), dtype=bool)
+    for p, q, part in offsets(X, g):
+        here = (part == top) & free
+        routed[:, p, q] = numpy.where(here, D4, 0)
+        free &= ~here
     return scatter(routed, g, D.dtype)
 
 
 def pool_avg(S, g):
-    """The mean of each window."""
-    V = windows(S, g)
-    return V.reshape(*V.shape[:4], -1).sum(axis=-1).reshape(-1, S.shape[1]) / (g[4] * g[5])
+    """The mean of each window: a running sum over the kernel offsets."""
+    out = None
+    for _, _, part in offsets(padded(S, g), g):
+        out = part.copy() if out is None else numpy.add(out, part, out=out)
+    return out.reshape(-1, S.shape[1]) / (g[4] * g[5])
 
 
 def pool_avg_back(D, g):
@@ -118,5 +138,5 @@ def pool_avg_back(D, g):
 
 
 #: the functions printed into an emitted module, in an order that defines each before use
-SOURCES = (out_size, windows, columns, conv_forward, conv_grad_W, conv_grad_b, scatter, conv_grad_S, pool_max,
+SOURCES = (out_size, padded, offsets, columns, conv_forward, conv_grad_W, conv_grad_b, scatter, conv_grad_S, pool_max,
            pool_max_back, pool_avg, pool_avg_back)
