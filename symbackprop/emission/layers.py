@@ -21,6 +21,7 @@ node type, as SymPy's printers do:
 'b + 1/3*(X.sum(axis=0, keepdims=True))'
 """
 import inspect
+import re
 
 import sympy as sp
 from sympy.printing.printer import Printer
@@ -108,7 +109,9 @@ class LayerFormPrinter(Printer):
         names = {s: sp.Symbol(self._print(m), real=True) for s, m in expr.arguments.items()}
         if not all(isinstance(m, sp.MatrixSymbol) for m in expr.arguments.values()):
             raise SymbackpropError(f"an element-wise formula of {expr} reads a computed matrix; name it first")
-        return numpy_expression(stable_form(expr.formula).xreplace(names))
+        text = numpy_expression(stable_form(expr.formula).xreplace(names))
+        # H(y) with H(0) = 0 is y > 0 on every number that is not NaN, several times faster than numpy.heaviside
+        return re.sub(r"numpy\.heaviside\(([A-Za-z][A-Za-z0-9_]*), 0\)", r"(\1 > 0)", text)
 
     def _print_WindowOp(self, expr):
         """A convolution or pooling node: a call of its NumPy form (printed into the module from engine.windows)."""

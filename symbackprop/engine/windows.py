@@ -107,17 +107,17 @@ def pool_max_back(S, D, g):
     """delta routed to the arg-max of each window, the first one on ties (as PyTorch): the offsets are visited in
     order, and each takes delta where it holds the maximum and no earlier offset did."""
     X = padded(S, g)
-    top = pool_max(S, g)
-    c, kh, kw, beta = g[0], g[4], g[5], S.shape[1]
-    oh, ow = (X.shape[1] - kh) // g[6] + 1, (X.shape[2] - kw) // g[7] + 1
-    top, D4 = top.reshape(c, oh, ow, beta), D.reshape(c, oh, ow, beta)
-    routed = numpy.zeros((c, kh, kw, oh, ow, beta), dtype=D.dtype)
-    free = numpy.ones((c, oh, ow, beta), dtype=bool)
+    c, beta = g[0], S.shape[1]
+    oh, ow = (X.shape[1] - g[4]) // g[6] + 1, (X.shape[2] - g[5]) // g[7] + 1
+    top, D4 = pool_max(S, g).reshape(c, oh, ow, beta), D.reshape(c, oh, ow, beta)
+    dX = numpy.zeros(X.shape, dtype=D.dtype)
+    free = numpy.ones(top.shape, dtype=bool)
     for p, q, part in offsets(X, g):
-        here = (part == top) & free
-        routed[:, p, q] = numpy.where(here, D4, 0)
+        here = numpy.equal(part, top)
+        here &= free
         free &= ~here
-    return scatter(routed, g, D.dtype)
+        dX[:, p:p + g[6] * (oh - 1) + 1:g[6], q:q + g[7] * (ow - 1) + 1:g[7], :] += D4 * here
+    return dX[:, g[8]:g[8] + g[1], g[9]:g[9] + g[2]].reshape(-1, beta)
 
 
 def pool_avg(S, g):
