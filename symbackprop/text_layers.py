@@ -2,9 +2,9 @@
 
 >>> from symbackprop.engine.layers_spec import LayeredSpec
 >>> from symbackprop.engine.layered import LayeredDerivation
->>> print(layered_text(LayeredDerivation(LayeredSpec.from_arch("layernorm dense(1,sigmoid)", "2", "mse"))))
-... # doctest: +ELLIPSIS
-Network 2 -> layernorm -> dense(1, sigmoid), cost mse: 2 layers, 9 parameters
+>>> d = LayeredDerivation(LayeredSpec.from_arch("layernorm dense(1,sigmoid)", "2", "mse"))
+>>> print(layered_text(d))  # doctest: +ELLIPSIS
+Network 2 -> layernorm -> dense(1, sigmoid), cost mse: 2 layers, 7 parameters
 <BLANKLINE>
 Layer 2: dense(1, sigmoid), 2 -> 1, parameters W2 (1, 2), b2 (1, 1)
   forward   Y2 = W2*S1 + b2*ones(1, beta)
