@@ -67,6 +67,9 @@ def add_spec_arguments(parser):
     group.add_argument("--activations", help="one per layer, e.g. relu,relu,sigmoid or leaky_relu(0.1)")
     group.add_argument("--loss", "--cost", dest="loss", help="mse, mae, cross_entropy or bce")
     group.add_argument("--batch", type=int, help="batch size beta (adds the batch forms of ch. 5)")
+    group.add_argument("--arch", help='layer kinds instead of --layers/--activations, e.g. '
+                       '"dense(8,tanh) layernorm residual(relu) dense(3,softmax)" (docs/layers.md)')
+    group.add_argument("--input", help="with --arch: the features of one example, e.g. 4")
     group.add_argument("--define-activation", action="append", default=[], metavar="NAME=FORMULA",
                        help="a custom element-wise activation in y, e.g. 'softsign=y/(1+abs(y))'")
     group.add_argument("--define-cost", action="append", default=[], metavar="NAME=FORMULA",
@@ -78,13 +81,27 @@ def spec_from_args(args):
     from symbackprop.engine.spec import NetworkSpec
 
     flags = [args.layers, args.activations, args.loss]
-    if args.spec and any(flags):
-        raise SymbackpropError("give either a spec file or --layers/--activations/--loss, not both")
+    arch = getattr(args, "arch", None)
+    if args.spec and (any(flags) or arch):
+        raise SymbackpropError("give either a spec file or --layers/--activations/--loss (or --arch), not both")
     if args.spec:
-        spec = NetworkSpec.from_toml(args.spec)
+        from dataclasses import replace
+
+        from symbackprop.engine.layers_spec import read_spec
+
+        spec = read_spec(args.spec)
         if args.batch is not None:
-            spec = NetworkSpec(spec.sizes, spec.activations, spec.cost, args.batch, name=spec.name)
+            spec = replace(spec, batch=args.batch, name=spec.name)
         return spec
+    if arch or getattr(args, "input", None):
+        from symbackprop.engine.layers_spec import LayeredSpec
+
+        if args.layers or args.activations:
+            raise SymbackpropError("--arch replaces --layers/--activations; give one or the other")
+        if not (arch and args.input and args.loss):
+            raise SymbackpropError("--arch needs --input (the features of one example) and --loss")
+        return LayeredSpec.from_arch(arch, args.input, args.loss, args.batch, args.define_activation,
+                                     args.define_cost)
     if not all(flags):
         missing = [n for n, v in zip(("--layers", "--activations", "--loss"), flags) if not v]
         raise SymbackpropError(f"no network given: pass a spec file, or all of --layers/--activations/--loss "
@@ -94,7 +111,27 @@ def spec_from_args(args):
 
 
 def _network_given(args):
-    return bool(args.spec or args.layers or args.activations or args.loss)
+    return bool(args.spec or args.layers or args.activations or args.loss or getattr(args, "arch", None))
+
+
+def _layered(spec):
+    """Whether the spec is a network of layer kinds ([[layers]] or --arch), read by the layered modules."""
+    from symbackprop.engine.layers_spec import LayeredSpec
+
+    return isinstance(spec, LayeredSpec)
+
+
+def _cmd_derive_layered(args, spec):
+    from symbackprop.engine.layered import LayeredDerivation
+    from symbackprop.text_layers import layered_json, layered_text
+
+    derivation = LayeredDerivation(spec)
+    if args.latex or args.pdf:
+        from symbackprop.latex.layers import handle_layered_derive_args
+
+        return handle_layered_derive_args(args, derivation)
+    print(json.dumps(layered_json(derivation), indent=2) if args.json else layered_text(derivation, args.verbose))
+    return 0
 
 
 # -- the commands -------------------------------------------------------------------------------------
@@ -102,7 +139,10 @@ def _cmd_derive(args):
     from symbackprop.engine.jacobians import derive
     from symbackprop.text import derivation_json, derivation_text
 
-    derivation = derive(spec_from_args(args))
+    spec = spec_from_args(args)
+    if _layered(spec):
+        return _cmd_derive_layered(args, spec)
+    derivation = derive(spec)
     if args.latex or args.pdf:
         from symbackprop.latex.document import handle_derive_args
 
@@ -123,13 +163,22 @@ def _cmd_verify(args):
 
         if args.method != "auto":
             raise SymbackpropError("--method applies to the derivation; --emitted always compares at --digits digits")
-        given = args.spec or args.layers or args.activations or args.loss
+        given = _network_given(args)
+        if given and _layered(spec_from_args(args)):
+            raise SymbackpropError("verify --emitted checks perceptron modules; a module of layer kinds is checked "
+                                   "by tests/test_layers.py against the derivation and torch autograd")
         report = verify_emitted(args.emitted, spec_from_args(args) if given else None, args.seed, args.digits)
         print(json.dumps(report.to_dict(), indent=2) if args.json else report.table())
         return 0 if report.passed else 1
-    derivation = derive(spec_from_args(args))
-    report = verify(derivation, method=args.method, seed=args.seed, digits=args.digits,
-                    progress=not args.json and sys.stderr.isatty())
+    spec = spec_from_args(args)
+    if _layered(spec):
+        from symbackprop.engine.layered import LayeredDerivation
+        from symbackprop.verification.layers import verify_layers
+
+        report = verify_layers(LayeredDerivation(spec), method=args.method, seed=args.seed, digits=args.digits)
+    else:
+        report = verify(derive(spec), method=args.method, seed=args.seed, digits=args.digits,
+                        progress=not args.json and sys.stderr.isatty())
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.table())
     return 0 if report.passed else 1
 
@@ -142,6 +191,10 @@ def _cmd_prove(args):
     except ValueError:
         raise SymbackpropError(f"--depths takes comma-separated integers, got {args.depths!r}") from None
     proofs = prove_all(depths=depths)
+    if args.kinds:
+        from symbackprop.proofs.kinds import prove_kinds
+
+        proofs += prove_kinds()
     if args.json:
         print(json.dumps([p.to_dict() for p in proofs], indent=2))
     else:
@@ -155,7 +208,13 @@ def _cmd_emit(args):
     from symbackprop.errors import SpecError
 
     spec = spec_from_args(args)
-    if args.perceptron_rule:
+    if _layered(spec):
+        from symbackprop.emission.layers import emit_layers
+
+        if args.perceptron_rule:
+            raise SpecError("--perceptron-rule emits one step layer, not a network of layer kinds")
+        source = emit_layers(spec, args.dtype, args.template)
+    elif args.perceptron_rule:
         if spec.depth != 1 or spec.activations[0].name != "step":
             raise SpecError("--perceptron-rule emits one step layer: give e.g. --layers 2,1 --activations step")
         source = emit_perceptron(spec.sizes[0], spec.sizes[1], args.dtype, args.template)
@@ -268,7 +327,10 @@ def _cmd_plot(args):
     else:
         from symbackprop.engine.jacobians import derive
 
-        fig = plots.sparsity_figure(derive(spec_from_args(args)) if _network_given(args) else None)
+        spec = spec_from_args(args) if _network_given(args) else None
+        if spec is not None and _layered(spec):
+            raise SymbackpropError("plot jacobians draws perceptron layers; give --layers/--activations/--loss")
+        fig = plots.sparsity_figure(derive(spec) if spec is not None else None)
     path = plots.save(fig, args.output or f"{kind}.png", args.force)
     print(f"wrote {path}")
     return 0
@@ -313,6 +375,8 @@ def _prove_parser(sub):
     p = sub.add_parser("prove", help="prove the backprop identities for every size and depth (symbolic sizes)")
     p.add_argument("--depths", default="1,2,3", help="depths of the direct composed-error proofs (default 1,2,3)")
     p.add_argument("--json", action="store_true", help="machine-readable proofs")
+    p.add_argument("--kinds", action="store_true",
+                   help="also prove the identities of the layer kinds (residual recursion, layer norm Jacobian)")
     p.set_defaults(func=_cmd_prove)
 
 
