@@ -214,3 +214,15 @@ def test_exact_proves_true_claims_for_every_value_of_the_symbols():
     for l in (1, 2):
         assert _case(right, point, {"l": l}, True, None, _equal_exact) is None
         assert _case(wrong, point, {"l": l}, True, None, _equal_exact) is not None
+
+
+def test_a_wrong_activation_derivative_gets_the_derived_one_as_its_correction():
+    # tanh'(y) = 1 - tanh(y)^2, not 1 - tanh(y): the correction is the activation registry's derived a'(y)
+    from symbackprop.claims import check_text
+    from symbackprop.engine.activations import Y, get_activation
+
+    [r] = check_text("\\[ \\tanh'(y) = 1 - \\tanh(y) \\]")
+    assert r.verdict == "fails"
+    derived = get_activation("tanh").derivative
+    assert sp.simplify(derived - (1 - sp.tanh(Y) ** 2)) == 0  # the registry's derivative, checked by hand
+    assert r.corrected == sp.latex(derived)

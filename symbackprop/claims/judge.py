@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 
 import sympy as sp
 
-from symbackprop.claims.grammar import Deriv, Name, Script, Unread
+from symbackprop.claims.grammar import Call, Deriv, Name, Script, Unread
 from symbackprop.claims.meaning import INDEX_LIMIT, IllFormed, Meaning, Ones, check_layers, is_matrix, layer_vars, mode
 from symbackprop.claims.points import DIGITS, LayerOutside, NotMeaningful, Point
 from symbackprop.engine.jacobians import ColumnOfMatrices
@@ -358,7 +358,11 @@ def judge_scalar(eq, definitions=None):
         scale = max([1, *(abs(v) for v in (list(l) + list(r) if is_matrix(l) else [l, r]))])
         if any(not d.is_number or d.has(sp.nan, sp.zoo) or abs(d) > TOLERANCE * scale for d in ds):
             point = ", ".join(f"{k} = {v}" for k, v in at.items()) or "(no variables)"
+            # a side that is an activation's derivative (\sigma'(y), \tanh'(y), a'(y)) is the engine's derived one
+            derived = [side for node, side in ((eq.left, left), (eq.right, right))
+                       if isinstance(node, Call) and node.primes and not is_matrix(side)]
             return {"verdict": FAILS, "evidence": "the two sides differ at a real point",
+                    "corrected": sp.latex(derived[0]) if derived else None,
                     "counterexample": {"network": None, "point": point,
                                        "left": str(l.tolist() if is_matrix(l) else l),
                                        "right": str(r.tolist() if is_matrix(r) else r)}}
