@@ -126,7 +126,7 @@ def backward_code(derivation, acts, functions, output_delta=None):
     >>> from symbackprop.engine.jacobians import derive
     >>> layers = backward_code(derive(NetworkSpec.from_options("3,4,2", "relu,sigmoid", "mse")), ["r", "s"], {})
     >>> print("\\n".join(layers[0].backward + layers[0].gradients))
-    # Delta1 = HadamardProduct(Elementwise(Piecewise((1, y > 0), (0, True)), y=Y1), W2.T*Delta2)  (eq. 60, 65)
+    # Delta1 = [(1 if y > 0 else 0) at y = Y1] (.) (W2.T*Delta2)  (eq. 60, 65)
     numpy.matmul(self.W2.T, self.D2, out=self.D1)
     act_relu_prime(self.Y1, out=self.P1)
     numpy.multiply(self.D1, self.P1, out=self.D1)

@@ -235,7 +235,7 @@ def book_context(spec, dtype="float64"):
     >>> from symbackprop.engine.spec import NetworkSpec
     >>> layers = book_context(NetworkSpec.from_options("3,4,2", "relu,sigmoid", "mse"))["layers"]
     >>> print("\\n".join(layers[0]["backward"] + layers[0]["gradients"]))
-    # Delta1 = HadamardProduct(Elementwise(Piecewise((1, y > 0), (0, True)), y=Y1), W2.T*Delta2)  (eq. 60, 65)
+    # Delta1 = [(1 if y > 0 else 0) at y = Y1] (.) (W2.T*Delta2)  (eq. 60, 65)
     Delta1 = act_relu_prime(Y1) * (W2.T @ Delta2)
     # dE/dW1 = 1/beta*Delta1*A0.T, dE/db1 = 1/beta*Delta1*ones(beta, 1)  (eq. 66, 87-88)
     dW1 = Delta1 @ X.T / beta

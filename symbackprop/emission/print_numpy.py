@@ -42,6 +42,7 @@ from dataclasses import dataclass
 import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixExpr
 from sympy.printing.printer import Printer
+from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
 from symbackprop.errors import SymbackpropError
@@ -49,8 +50,28 @@ from symbackprop.engine.forms import Elementwise
 
 
 class _FormStr(StrPrinter):
+    """The forms as a comment reads them: (.) for the Hadamard product, a formula applied entry by entry as
+    ``[formula at y = Y1]``, the matrices of ones written out."""
+
+    printmethod = "_form_text"  # not the nodes' own _sympystr: this printer's methods decide
+
     def _print_OneMatrix(self, expr):
         return f"ones({self._print(expr.shape[0])}, {self._print(expr.shape[1])})"
+
+    def _print_HadamardProduct(self, expr):
+        return " (.) ".join(self.parenthesize(arg, PRECEDENCE["Mul"]) for arg in expr.args)
+
+    def _print_Piecewise(self, expr):  # Python's own conditional expression: 1 if y > 0 else 0
+        text = ""
+        for value, condition in expr.args:
+            if condition == sp.true:
+                return f"({text}{self._print(value)})"
+            text += f"{self._print(value)} if {self._print(condition)} else "
+        return f"({text}undefined)"
+
+    def _print_Elementwise(self, expr):
+        at = ", ".join(f"{self._print(s)} = {self._print(m)}" for s, m in expr.arguments.items())
+        return f"[{self._print(expr.formula)} at {at}]"
 
 
 def form_text(form):
@@ -58,6 +79,11 @@ def form_text(form):
 
     >>> form_text(sp.OneMatrix(3, 3) * sp.MatrixSymbol("H", 3, 2))
     'ones(3, 3)*H'
+    >>> from symbackprop.engine.forms import Elementwise
+    >>> from symbackprop.engine.symbols import Y
+    >>> W2, D2, Y1 = sp.MatrixSymbol("W2", 3, 4), sp.MatrixSymbol("Delta2", 3, 5), sp.MatrixSymbol("Y1", 4, 5)
+    >>> form_text(sp.HadamardProduct(Elementwise(1 - sp.tanh(Y) ** 2, {Y: Y1}), W2.T * D2))
+    '[1 - tanh(y)**2 at y = Y1] (.) (W2.T*Delta2)'
     """
     return _FormStr().doprint(form)
 
