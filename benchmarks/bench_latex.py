@@ -17,10 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from symbackprop.latex import document as latex
 from symbackprop.engine.jacobians import derive
-from symbackprop.latex.printing import DerivationPrinter
 from symbackprop.engine.spec import NetworkSpec
+from symbackprop.latex import document as latex
+from symbackprop.latex.printing import DerivationPrinter
 from symbackprop.verification.verify import verify
 
 NETWORKS = [

@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from symbackprop.emission.codegen import emit
-from symbackprop.errors import SpecError
 from symbackprop.engine.rewrites import FEW_REWRITES, REWRITES, SOFTMAX_REWRITES, stable
 from symbackprop.engine.spec import NetworkSpec
+from symbackprop.errors import SpecError
 
 YS = (-700, -100, -40, -20, -1e-3, 0, 20, 40, 100, 700)
 DPS = 800

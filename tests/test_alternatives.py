@@ -15,9 +15,9 @@ from symbackprop.engine.alternatives import (
     xw_form,
     xw_form_symbolic,
 )
-from symbackprop.errors import SizeError, SpecError
 from symbackprop.engine.network import Network
 from symbackprop.engine.spec import NetworkSpec
+from symbackprop.errors import SizeError, SpecError
 
 
 @pytest.mark.parametrize("n_out, n_in", [(1, 1), (3, 2), (2, 5), (4, 4)])

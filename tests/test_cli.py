@@ -134,9 +134,9 @@ def test_a_missing_extra_is_named_with_its_pip_line(monkeypatch, capsys, module,
 
 def test_parser_constants_match_the_modules_that_use_them():
     from symbackprop.book import audit as book
-    from symbackprop.emission import codegen
-    from symbackprop.demo import run as demo
     from symbackprop.demo import plots
+    from symbackprop.demo import run as demo
+    from symbackprop.emission import codegen
     from symbackprop.latex import printing
 
     assert cli.DTYPES == codegen.DTYPES and cli.STYLES == codegen.STYLES

@@ -22,13 +22,13 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symbackprop.engine.activations import Y, get_activation
 from symbackprop.cli import main as cli_main
 from symbackprop.emission.codegen import STYLES, emit, emit_perceptron, stable_form
-from symbackprop.errors import SpecError, SymbackpropError
+from symbackprop.engine.activations import Y, get_activation
 from symbackprop.engine.jacobians import derive
 from symbackprop.engine.rewrites import proved_equal
 from symbackprop.engine.spec import NetworkSpec
+from symbackprop.errors import SpecError, SymbackpropError
 
 OUTPUT_ACTIVATIONS = ["identity", "sigmoid", "tanh", "relu", "leaky_relu(0.1)", "elu(0.5)", "softplus", "softmax",
                       "softmax(T=2)", "softsign"]

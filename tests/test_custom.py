@@ -18,12 +18,12 @@ import pytest
 import sympy as sp
 from test_codegen import load, relative
 
-from symbackprop.engine.activations import Y, custom_activation, get_activation
-from symbackprop.support.budget import OutOfTime, within
 from symbackprop.emission.codegen import STYLES, emit, numpy_expression
-from symbackprop.errors import SpecError, SymbackpropError
+from symbackprop.engine.activations import Y, custom_activation, get_activation
 from symbackprop.engine.jacobians import derive
 from symbackprop.engine.spec import NetworkSpec
+from symbackprop.errors import SpecError, SymbackpropError
+from symbackprop.support.budget import OutOfTime, within
 
 GELU = "0.5*y*(1+tanh(sqrt(2/pi)*(y+0.044715*y^3)))"
 MISH = "y*tanh(log(1+exp(y)))"

@@ -20,11 +20,11 @@ import pytest
 import sympy as sp
 from test_codegen import load, random_batch, relative
 
-from symbackprop.engine import forms
 from symbackprop.emission.codegen import STYLES, emit
-from symbackprop.errors import SymbackpropError
 from symbackprop.emission.print_numpy import NumPyFormPrinter
+from symbackprop.engine import forms
 from symbackprop.engine.spec import NetworkSpec
+from symbackprop.errors import SymbackpropError
 
 SPEC = NetworkSpec.from_options("3,4,4,2", "tanh,tanh,sigmoid", "mse")  # W2 is 4 x 4: W2 and W2^T both fit
 

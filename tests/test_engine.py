@@ -8,11 +8,11 @@ import sympy as sp
 
 from symbackprop.engine.activations import KNOWN, Y, get_activation
 from symbackprop.engine.costs import A, Z, get_cost
-from symbackprop.errors import SizeError, SpecError
 from symbackprop.engine.jacobians import ColumnOfMatrices, derive
 from symbackprop.engine.network import Network
 from symbackprop.engine.simplify import output_delta
 from symbackprop.engine.spec import NetworkSpec
+from symbackprop.errors import SizeError, SpecError
 
 
 # -- activations: derivatives derived by SymPy, checked against hand values -----------------

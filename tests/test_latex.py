@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 import sympy as sp
 
-from symbackprop.support import files
-from symbackprop.latex import document as latex
 from symbackprop.cli import build_parser, spec_from_args
-from symbackprop.errors import SymbackpropError
 from symbackprop.engine.jacobians import derive
+from symbackprop.engine.spec import NetworkSpec
+from symbackprop.errors import SymbackpropError
+from symbackprop.latex import document as latex
 from symbackprop.latex.notation import tex_width, tidy_signs
 from symbackprop.latex.printing import EXPLICIT_MAX_LIMIT, DerivationPrinter
-from symbackprop.engine.spec import NetworkSpec
+from symbackprop.support import files
 from symbackprop.verification.verify import Check, VerificationReport, verify
 
 HAVE_PDFLATEX = shutil.which("pdflatex") is not None and shutil.which("pdftotext") is not None

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from test_codegen import load
 
-from symbackprop.emission.codegen import emit, emit_perceptron
 from symbackprop.demo.images import little_face
+from symbackprop.emission.codegen import emit, emit_perceptron
 from symbackprop.engine.spec import NetworkSpec
 
 

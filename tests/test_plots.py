@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 import sympy as sp
 
+from symbackprop.cli import main
 from symbackprop.demo import plots
 from symbackprop.engine.activations import Y
-from symbackprop.cli import main
-from symbackprop.errors import SymbackpropError
 from symbackprop.engine.jacobians import derive
 from symbackprop.engine.spec import NetworkSpec
+from symbackprop.errors import SymbackpropError
 
 
 @pytest.fixture

@@ -2,8 +2,8 @@
 import pytest
 
 from symbackprop.cli import main
-from symbackprop.errors import SpecError
 from symbackprop.engine.spec import NetworkSpec
+from symbackprop.errors import SpecError
 
 ATTACKS = [
     "__import__('os').system('touch /tmp/pwned')",

@@ -25,11 +25,11 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symbackprop.engine.activations import Y
 from symbackprop.emission.codegen import STYLES, emit
-from symbackprop.errors import SpecError
+from symbackprop.engine.activations import Y
 from symbackprop.engine.rewrites import FEW_REWRITES, REWRITES, Rewrite, plain, proved_equal, stable, w
 from symbackprop.engine.spec import NetworkSpec
+from symbackprop.errors import SpecError
 
 YS = (-700, -300, -100, -40, -38, -20, -5, -1e-3, 0, 1e-3, 5, 20, 40, 100, 300, 700)
 DPS = 800  # 1 - sigmoid(700) = e^-700 and 1 - tanh(700) = 2 e^-1400 keep hundreds of digits at this precision
@@ -255,8 +255,8 @@ def test_every_registered_rewrite_is_proved(rewrite):
         assert float(printed.subs(point).evalf(30)) == pytest.approx(float(rewrite.example.subs(point).evalf(30)), rel=1e-14)
 
 
-@pytest.mark.parametrize("rewrite", [r for r in FEW_REWRITES if r.replacement is not dict(
-    (q.name, q.replacement) for q in REWRITES)[r.name]], ids=lambda r: r.name)
+@pytest.mark.parametrize("rewrite", [r for r in FEW_REWRITES if r.replacement is not {
+    q.name: q.replacement for q in REWRITES}[r.name]], ids=lambda r: r.name)
 def test_every_few_element_rewrite_is_proved(rewrite):
     # the logaddexp forms one example at a time prints: applied to its example, proved equal by SymPy, and equal
     # numerically at a few points (z = 0.3) to 30 digits, logaddexp(0, u) read as log(1 + e^u)

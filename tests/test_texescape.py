@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from symbackprop.book import audit as book
+from symbackprop.engine.jacobians import derive
+from symbackprop.engine.spec import NetworkSpec
 from symbackprop.latex import document as latex
 from symbackprop.latex import escape as texescape
-from symbackprop.engine.jacobians import derive
+from symbackprop.latex.escape import tex_escape
 from symbackprop.proofs import Proof
 from symbackprop.proofs import proof as proof_module
-from symbackprop.engine.spec import NetworkSpec
-from symbackprop.latex.escape import tex_escape
 
 #: The characters TeX's default catcodes give a meaning (the TeXbook, ch. 7), written out by hand.
 SPECIALS = "\\{}$&#^_%~"

@@ -4,13 +4,13 @@ import random
 import pytest
 import sympy as sp
 
-from symbackprop.verification import verify as V
 from symbackprop.engine.activations import KNOWN
 from symbackprop.engine.costs import KNOWN as COSTS
-from symbackprop.errors import SpecError, SymbackpropError
 from symbackprop.engine.jacobians import derive
 from symbackprop.engine.spec import NetworkSpec
 from symbackprop.engine.zero import reduces_to_zero
+from symbackprop.errors import SpecError, SymbackpropError
+from symbackprop.verification import verify as V
 
 OUTPUTS = ["identity", "sigmoid", "tanh", "relu", "leaky_relu(0.1)", "elu(0.5)", "softplus", "softmax(T=2)", "step"]
 
@@ -60,8 +60,8 @@ def test_random_architectures_against_an_independent_numpy_backprop():
     import numpy as np
 
     from symbackprop.verification.evaluate import fixed_bits
-    from symbackprop.verification.points import make_point
     from symbackprop.verification.numeric import PointChecks
+    from symbackprop.verification.points import make_point
 
     rng = random.Random(7)
     for trial in range(5):

@@ -16,9 +16,9 @@ import pytest
 
 from symbackprop.cli import main
 from symbackprop.emission.codegen import STYLES, emit
-from symbackprop.errors import SpecError, SymbackpropError
 from symbackprop.engine.jacobians import derive
 from symbackprop.engine.spec import NetworkSpec
+from symbackprop.errors import SpecError, SymbackpropError
 from symbackprop.verification.emitted import REGIMES, _reference, load_module, verify_emitted
 
 SOFTSIGN = "softsign=y/(1+abs(y))"

@@ -10,11 +10,24 @@ from dataclasses import dataclass, replace
 
 import sympy as sp
 
-from symbackprop.emission.codegen import DEFER_WEIGHTS, SCALE, _check_doc, _identifier, elementwise_source, numpy_expression
-from symbackprop.errors import SymbackpropError
+from symbackprop.emission.codegen import (
+    DEFER_WEIGHTS,
+    SCALE,
+    _check_doc,
+    _identifier,
+    elementwise_source,
+    numpy_expression,
+)
+from symbackprop.emission.print_numpy import (
+    NumPyFormPrinter,
+    OneExamplePrinter,
+    WeightBlock,
+    form_text,
+    split_coefficient,
+)
 from symbackprop.engine.forms import BETA, Elementwise, LayerMatrices, output_delta_form
-from symbackprop.emission.print_numpy import NumPyFormPrinter, OneExamplePrinter, WeightBlock, form_text, split_coefficient
 from symbackprop.engine.simplify import N
+from symbackprop.errors import SymbackpropError
 
 
 @dataclass(frozen=True)

@@ -38,10 +38,10 @@ from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import precedence
 
 from symbackprop import __version__
-from symbackprop.support import files
-from symbackprop.errors import SpecError, SymbackpropError
 from symbackprop.engine.rewrites import stable
 from symbackprop.engine.symbols import A, Y  # noqa: F401 -- A for the doctests
+from symbackprop.errors import SpecError, SymbackpropError
+from symbackprop.support import files
 
 SCALE = sp.Symbol("scale", real=True)  # 1/(n_L beta) for the gradient; -lr/(n_L beta) for an SGD step
 DTYPES = ("float64", "float32")

@@ -8,13 +8,19 @@ from y^L, and each rewrite is proved equal to the formula it replaces.  See docs
 """
 import sympy as sp
 
-from symbackprop.emission.codegen import (SCALE, _check_doc, _identifier, elementwise_pair_source, elementwise_source,
-                                          numpy_expression)
-from symbackprop.errors import SymbackpropError
+from symbackprop.emission.codegen import (
+    SCALE,
+    _check_doc,
+    _identifier,
+    elementwise_pair_source,
+    elementwise_source,
+    numpy_expression,
+)
 from symbackprop.engine.forms import softmax_scale as _softmax_scale
 from symbackprop.engine.rewrites import FEW_REWRITES, REWRITES, SOFTMAX_REWRITES, OneMinus, proved_equal, stable
 from symbackprop.engine.simplify import N, output_delta, tidy
 from symbackprop.engine.symbols import A, Y
+from symbackprop.errors import SymbackpropError
 
 
 def output_functions(activation, cost, n_out, functions, found=None):

@@ -41,12 +41,12 @@ from dataclasses import dataclass
 
 import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixExpr
-from sympy.printing.printer import Printer
 from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.printer import Printer
 from sympy.printing.str import StrPrinter
 
-from symbackprop.errors import SymbackpropError
 from symbackprop.engine.forms import Elementwise
+from symbackprop.errors import SymbackpropError
 
 
 class _FormStr(StrPrinter):

@@ -41,12 +41,12 @@ from functools import cached_property
 
 import sympy as sp
 
-from symbackprop.support import budget
-from symbackprop.support.budget import within
-from symbackprop.errors import SpecError
 from symbackprop.engine.expressions import parse_expression
 from symbackprop.engine.symbols import A, Y
 from symbackprop.engine.zero import is_zero
+from symbackprop.errors import SpecError
+from symbackprop.support import budget
+from symbackprop.support.budget import within
 
 
 def number(value, what):

@@ -25,11 +25,11 @@ import sympy as sp
 
 from symbackprop.engine.activations import get_activation
 from symbackprop.engine.costs import get_cost
-from symbackprop.errors import SizeError, SpecError
 from symbackprop.engine.network import Network
-from symbackprop.proofs import Reduction, i, j, m, n
 from symbackprop.engine.spec import NetworkSpec
 from symbackprop.engine.zero import is_zero
+from symbackprop.errors import SizeError, SpecError
+from symbackprop.proofs import Reduction, i, j, m, n
 
 #: Whole-network checks differentiate the explicit composed E, so they are for small networks.
 MAX_NETWORK_PARAMS = 80

@@ -29,12 +29,12 @@ from functools import cached_property
 
 import sympy as sp
 
-from symbackprop.support import budget
 from symbackprop.engine.activations import check_name
-from symbackprop.support.budget import within
-from symbackprop.errors import SpecError
 from symbackprop.engine.expressions import parse_expression
 from symbackprop.engine.symbols import A, Z
+from symbackprop.errors import SpecError
+from symbackprop.support import budget
+from symbackprop.support.budget import within
 
 # name -> (term e(a, z), description)
 _COSTS = {

@@ -30,10 +30,10 @@ from pathlib import Path
 import sympy as sp
 
 from symbackprop.engine import activations as act
-from symbackprop.support import budget
 from symbackprop.engine import costs as cst
-from symbackprop.support.budget import within
 from symbackprop.errors import SpecError
+from symbackprop.support import budget
+from symbackprop.support.budget import within
 
 _CALL = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\((.*)\))?\s*$")
 _KEYS = {"sizes", "activations", "cost", "batch", "custom", "name"}

@@ -18,7 +18,14 @@ import time
 import sympy as sp
 
 from symbackprop.errors import SymbackpropError
-from symbackprop.proofs.calculus import VectorFunction, canonical_derivatives, cost_prime, name_partials, prime, softmax_vector
+from symbackprop.proofs.calculus import (
+    VectorFunction,
+    canonical_derivatives,
+    cost_prime,
+    name_partials,
+    prime,
+    softmax_vector,
+)
 from symbackprop.proofs.proof import Proof, decide
 from symbackprop.proofs.reduction import INDEX, c, i, j, k, m, n, q, r, t
 

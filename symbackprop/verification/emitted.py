@@ -44,8 +44,8 @@ from pathlib import Path
 import mpmath
 import numpy as np
 
-from symbackprop.errors import SymbackpropError
 from symbackprop.engine.spec import NetworkSpec
+from symbackprop.errors import SymbackpropError
 from symbackprop.verification.verify import Check, VerificationReport
 
 TOLERANCE = {"float64": 1e-10, "float32": 1e-4}
@@ -316,8 +316,8 @@ def _reference(derivation, params, X, Z, digits):
     """
     from symbackprop.engine import forms
     from symbackprop.verification.evaluate import Dyadic, Fixed, fixed_bits
-    from symbackprop.verification.points import Point, error
     from symbackprop.verification.numeric import PointChecks
+    from symbackprop.verification.points import Point, error
 
     L, beta = derivation.L, X.shape[1]
     F = fixed_bits(digits)

@@ -12,8 +12,8 @@ import math
 import sympy as sp
 
 from symbackprop.engine import forms
-from symbackprop.verification.report import Check
 from symbackprop.engine.zero import is_zero
+from symbackprop.verification.report import Check
 
 EXACT_MAX_PARAMS = 60
 EXACT_MAX_DEPTH = 3

@@ -12,10 +12,10 @@ import random
 import numpy as np
 import sympy as sp
 
-from symbackprop.verification.evaluate import fixed_bits
-from symbackprop.verification.points import make_point
 from symbackprop.engine.symbols import A, Y, Z
+from symbackprop.verification.evaluate import fixed_bits
 from symbackprop.verification.numeric import UNEVALUABLE, PointChecks, _random_vector
+from symbackprop.verification.points import make_point
 
 
 class _Composed:

@@ -18,10 +18,10 @@ distances 1e-3 and 0.1, and targets z in {0.05, 0.5, 0.95} (plus 0 and 1 for cos
 import mpmath
 import sympy as sp
 
-from symbackprop.verification.evaluate import scalar_function
-from symbackprop.verification.points import kinks
 from symbackprop.engine.rewrites import plain, stable
 from symbackprop.engine.symbols import A, Y, Z
+from symbackprop.verification.evaluate import scalar_function
+from symbackprop.verification.points import kinks
 
 MAGNITUDES = (1e-4, 1e-2, 0.5, 1, 2, 3.5, 5, 10, 20, 38, 40, 60)
 TARGETS = (0.05, 0.5, 0.95)

@@ -25,9 +25,9 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from symbackprop.verification.evaluate import Dyadic, Fixed, elementwise, scalar_function
 from symbackprop.engine.symbols import A, Y
 from symbackprop.engine.symbols import Z as _Z
+from symbackprop.verification.evaluate import Dyadic, Fixed, elementwise, scalar_function
 
 P_BITS = 20  # weights and biases are multiples of 2^-20
 REGIMES = ("order 1", "mixed regimes", "mixed regimes")

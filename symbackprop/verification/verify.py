@@ -31,14 +31,20 @@ import contextlib
 import sys
 import time
 
+from symbackprop.engine.zero import OutOfTime as _OutOfTime
+from symbackprop.engine.zero import time_limit as _time_limit
 from symbackprop.errors import SymbackpropError
-from symbackprop.verification.exact import EXACT_MAX_BATCH, EXACT_MAX_DEPTH, EXACT_MAX_PARAMS, _exact_checks, _exact_is_cheap
+from symbackprop.verification.exact import (
+    EXACT_MAX_BATCH,
+    EXACT_MAX_DEPTH,
+    EXACT_MAX_PARAMS,
+    _exact_checks,
+    _exact_is_cheap,
+)
 from symbackprop.verification.float64 import float64_checks
 from symbackprop.verification.formulas import formula_checks
 from symbackprop.verification.numeric import UNEVALUABLE, numeric_checks
 from symbackprop.verification.report import Check, VerificationReport
-from symbackprop.engine.zero import OutOfTime as _OutOfTime
-from symbackprop.engine.zero import time_limit as _time_limit
 
 __all__ = ["Check", "VerificationReport", "verify"]
 
