@@ -53,7 +53,12 @@ class _FormStr(StrPrinter):
     """The forms as a comment reads them: (.) for the Hadamard product, a formula applied entry by entry as
     ``[formula at y = Y1]``, the matrices of ones written out."""
 
-    printmethod = "_form_text"  # not the nodes' own _sympystr: this printer's methods decide
+    printmethod = "_form_text"  # this printer's methods first; a node it has none for prints itself (below)
+
+    def _print(self, expr, **kwargs):
+        if not hasattr(self, f"_print_{type(expr).__name__}") and hasattr(expr, "_sympystr"):
+            return expr._sympystr(self)  # a node of ours this printer does not know (a layer kind's step)
+        return super()._print(expr, **kwargs)
 
     def _print_OneMatrix(self, expr):
         return f"ones({self._print(expr.shape[0])}, {self._print(expr.shape[1])})"
