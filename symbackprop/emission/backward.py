@@ -67,11 +67,13 @@ class _FormFunctions:
 
     ``role`` (set before each layer is printed) is the name and docstring the next new formula gets:
     ``act_<label>_prime`` for a'(y) of a hidden layer, ``output_delta`` (or ``output_h`` for softmax's
-    h = a e'(a, z)) for the output layer.  The source is :func:`elementwise_source` of the formula.
+    h = a e'(a, z)) for the output layer.  The source is ``source(name, formula, parameters, doc)``:
+    :func:`elementwise_source` (in place, ``out=``) for the fast style, a returning function for the book style.
     """
 
-    def __init__(self, functions):
+    def __init__(self, functions, source=None):
         self.functions, self.names, self.role = functions, {}, ("f", "")
+        self.source = source or elementwise_source
 
     def __call__(self, formula, parameters):
         key = (formula, parameters)
@@ -82,8 +84,7 @@ class _FormFunctions:
                 k += 1
                 name = f"{base}_{k}"
             self.names[key] = name
-            self.functions[name] = elementwise_source(name, formula, tuple(map(str, parameters)),
-                                                      f"{doc}{sp.sstr(formula)}")
+            self.functions[name] = self.source(name, formula, tuple(map(str, parameters)), f"{doc}{sp.sstr(formula)}")
         return self.names[key]
 
 

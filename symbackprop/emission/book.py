@@ -83,25 +83,6 @@ def returning(source):
     return f"def {name}({params}):\n{doc}    out = numpy.empty_like({first})\n" + source[match.end():]
 
 
-class _Functions:
-    """The element-wise functions the printed forms call: one per distinct formula, named by ``role``."""
-
-    def __init__(self, functions):
-        self.functions, self.names, self.role = functions, {}, ("f", "")
-
-    def __call__(self, formula, parameters):
-        key = (formula, parameters)
-        if key not in self.names:
-            base, doc = self.role
-            name, k = base, 1
-            while name in self.functions:
-                k += 1
-                name = f"{base}_{k}"
-            self.names[key] = name
-            self.functions[name] = plain_source(name, formula, tuple(map(str, parameters)), f"{doc}{sp.sstr(formula)}")
-        return self.names[key]
-
-
 # -- matrix forms as NumPy expressions ----------------------------------------------------------------
 def _cannot(form, why):
     return SymbackpropError(f"cannot print the matrix form {form_text(form)} as a NumPy expression: {why}")
@@ -241,7 +222,7 @@ def book_context(spec, dtype="float64"):
     dW1 = Delta1 @ X.T / beta
     db1 = Delta1.sum(axis=1, keepdims=True) / beta
     """
-    from symbackprop.emission.backward import _output_scale_check
+    from symbackprop.emission.backward import _FormFunctions, _output_scale_check
     from symbackprop.emission.codegen import DTYPES
     from symbackprop.emission.output import output_functions
     from symbackprop.engine.jacobians import derive
@@ -271,7 +252,7 @@ def book_context(spec, dtype="float64"):
     for name, source in output.items():
         if name != getattr(delta, "step", None):  # the fast style's fused batch step: the book computes E apart
             functions[name] = returning(source)
-    registry = _Functions(functions)
+    registry = _FormFunctions(functions, source=plain_source)
     names = {"A0": "X", "Z": "Z"}
     for l in range(1, L + 1):
         names.update({f"W{l}": f"W{l}", f"Y{l}": f"Y{l}", f"A{l}": f"A{l}", f"Delta{l}": f"Delta{l}"})

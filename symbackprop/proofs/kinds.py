@@ -21,7 +21,7 @@ import sympy as sp
 
 from symbackprop.proofs.calculus import VectorFunction, canonical_derivatives, name_partials, prime
 from symbackprop.proofs.proof import Proof, decide
-from symbackprop.proofs.reduction import Reduction, c, i, j, k, n, r
+from symbackprop.proofs.reduction import c, i, j, k, n, r
 
 
 def collapse_constant_sums(expr):
@@ -64,22 +64,7 @@ def canonical_deltas(expr):
 
 def decide_with_sums(proof, claims, ranges, started):
     """As :func:`~symbackprop.proofs.proof.decide`, with constant sums collapsed when one reduction leaves them."""
-    reduction, remainders = Reduction(ranges), []
-    for label, derived, claimed in claims:
-        proof.steps.append((f"{label}: derived by SymPy", derived))
-        proof.steps.append((f"{label}: claimed", claimed))
-        rest = reduction.normal_form(derived - claimed)
-        if rest != 0:
-            rest = reduction.normal_form(collapse_constant_sums(rest))
-        proof.steps.append((f"{label}: derived - claimed, reduced (constant sums collapsed)", rest))
-        remainders.append(rest)
-    if all(rest == 0 for rest in remainders):
-        proof.condition = reduction.condition()
-        proof.verdict = f"proved under condition {proof.condition}" if proof.condition else "proved"
-    else:
-        proof.verdict, proof.condition = "not proved", None
-    proof.seconds = time.perf_counter() - started
-    return proof
+    return decide(proof, claims, ranges, started, retry=("constant sums collapsed", collapse_constant_sums))
 
 
 def prove_residual():

@@ -71,11 +71,12 @@ class Proof:
 
 
 
-def decide(proof, claims, ranges, started):
+def decide(proof, claims, ranges, started, retry=None):
     """Finish ``proof``: for each (label, derived, claimed), reduce derived - claimed; record steps and verdict.
 
     The verdict is 'proved' only when every difference reduces to exactly 0; the
-    index ranges the reduction needed become the condition.
+    index ranges the reduction needed become the condition.  ``retry`` (a name and a sound rewrite, such as
+    collapsing sums of a constant) is applied to a difference the first reduction leaves, which is reduced again.
     """
     reduction = Reduction(ranges)
     remainders = []
@@ -83,7 +84,11 @@ def decide(proof, claims, ranges, started):
         proof.steps.append((f"{label}: derived by SymPy", derived))
         proof.steps.append((f"{label}: claimed", claimed))
         rest = reduction.normal_form(derived - claimed)
-        proof.steps.append((f"{label}: derived - claimed, reduced", rest))
+        how = "reduced"
+        if retry is not None:
+            rest = rest if rest == 0 else reduction.normal_form(retry[1](rest))
+            how = f"reduced ({retry[0]})"
+        proof.steps.append((f"{label}: derived - claimed, {how}", rest))
         remainders.append(rest)
     if all(rest == 0 for rest in remainders):
         proof.condition = reduction.condition()
