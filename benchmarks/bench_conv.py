@@ -7,9 +7,10 @@ depend on the values).  Candidates run round-robin, repeat after repeat, and med
 * **emitted**: ``symbackprop emit --dtype float32``, one ``train(epochs=1, batch_size=64)`` call;
 * **PyTorch eager**: the same network (torch.nn.functional), autograd and a manual SGD step;
 * **JAX jit**: ``jax.jit`` of the SGD step (grad + update), if jax is installed;
-* **GEMM floor**: per batch only the matrix products the layers need, at their sizes (for each convolution
-  the forward W @ columns and dW = D @ columns^T, the second convolution's W^T @ D, the dense layer's three),
-  on preallocated arrays: what no implementation that works through im2col can go below.
+* **GEMM floor**: per batch only the matrix products the layers need, at their sizes and in the order the
+  emitted module computes them (for each convolution the forward W @ K, K the window view, and
+  dW = (K D^T)^T, the second convolution's W^T @ D, the dense layer's three), on preallocated arrays: what no
+  implementation that works through im2col can go below.
 
     python benchmarks/bench_conv.py [--examples 6400] [--repeats 3] [--output docs/layers.md]
 """
@@ -123,7 +124,10 @@ def gemm_floor(X, Z):
         for _ in range(steps):
             for k, (W, cols, out, dW, dcols) in enumerate(arrays):
                 np.matmul(W, cols, out=out)  # forward
-                np.matmul(out, cols.T, out=dW)  # dE/dW (the correlation with delta)
+                if k < 2:  # a convolution's dE/dW (the correlation with delta), as (K D^T)^T
+                    np.matmul(cols, out.T, out=dW.T)
+                else:  # the dense layer's D S^T
+                    np.matmul(out, cols.T, out=dW)
                 if k > 0:
                     np.matmul(W.T, out, out=dcols)  # delta to the layer below (before col2im)
     return epoch

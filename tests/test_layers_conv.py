@@ -160,7 +160,7 @@ def test_max_pool_ties_go_to_the_first_index():
     assert np.array_equal(cache["S1"], np.ones((4, 1)))
     grads = m["gradients"](params, X, Z)
     assert _relative(grads, torch_gradients(spec, params, X, Z)) < 1e-12
-    routed = m["pool_max_back"](X, np.arange(1.0, 5.0).reshape(4, 1), (1, 4, 4, 1, 2, 2, 2, 2, 0, 0))
+    routed = m["pool_max_back"](X, cache["S1"], np.arange(1.0, 5.0).reshape(4, 1), (1, 4, 4, 1, 2, 2, 2, 2, 0, 0))
     x.grad = None
     F.max_pool2d(x, 2).backward(torch.arange(1.0, 5.0, dtype=torch.float64).reshape(1, 1, 2, 2))
     assert np.array_equal(routed.ravel(), x.grad.numpy().ravel())
@@ -263,3 +263,65 @@ def test_mnist_lenet_learns():
         m["train"](params, X, Z, epochs=3, lr=0.04, batch_size=32, seed=1)
         accuracy = (m["predict"](params, images[n:].transpose(1, 2, 0)[None]).argmax(axis=0) == labels[n:]).mean()
     assert accuracy >= 0.96, accuracy
+
+
+WINDOW_GEOMETRIES = [  # (c_in, h, w, c_out, kh, kw, sh, sw, ph, pw)
+    (1, 4, 4, 1, 2, 2, 2, 2, 0, 0),  # windows that tile the input
+    (2, 5, 5, 2, 2, 2, 2, 2, 0, 0),  # a row and a column left over, dropped
+    (1, 4, 5, 1, 3, 3, 1, 1, 0, 0),  # overlapping windows
+    (2, 5, 4, 3, 3, 2, 2, 1, 1, 1),  # stride 2 x 1, padding 1 (convolutions)
+]
+
+
+@pytest.mark.parametrize("g", WINDOW_GEOMETRIES, ids=str)
+def test_window_forms_equal_their_definitions(g):
+    """Each node's NumPy form (what the module runs and the 50-digit check evaluates) = its explicit SymPy entry,
+    at integer inputs drawn from {0, 1, 2} so that max-pool windows tie often: the routing goes to the first
+    arg-max, and the window maxima T passed to the routing are the forward's."""
+    import sympy as sp
+
+    from symbackprop.engine import conv
+
+    rng = np.random.default_rng(sum(g))
+    beta = 2
+    c_in, h, w, c_out = g[:4]
+    oh, ow = conv.geometry_sizes(g)
+    pool_g = (c_in, h, w, c_in, *g[4:8], 0, 0)
+    S = rng.integers(0, 3, size=(c_in * h * w, beta)).astype(float)
+    W = rng.integers(-2, 3, size=(c_out, c_in * g[4] * g[5])).astype(float)
+    b = rng.integers(-2, 3, size=(c_out, 1)).astype(float)
+    D = rng.integers(-3, 4, size=(c_out * oh * ow, beta)).astype(float)
+    pooled = conv.MaxPool(sp.Matrix(S), pool_g)
+    T = pooled.numeric(S)
+    Dp = rng.integers(-3, 4, size=T.shape).astype(float)
+    K = conv.Columns(sp.Matrix(S), g).numeric(S)
+    cases = [(conv.Columns(sp.Matrix(S), g), [S]),
+             (conv.Conv(sp.Matrix(W), sp.Matrix(b), sp.Matrix(K), g), [W, b, K]),
+             (conv.ConvGradW(sp.Matrix(D), sp.Matrix(K), g), [D, K]),
+             (conv.ConvGradB(sp.Matrix(D), g), [D]),
+             (conv.ConvGradS(sp.Matrix(W), sp.Matrix(D), g), [W, D]),
+             (pooled, [S]),
+             (conv.MaxPoolBack(sp.Matrix(S), sp.Matrix(T), sp.Matrix(Dp), pool_g), [S, T, Dp]),
+             (conv.AvgPool(sp.Matrix(S), pool_g), [S]),
+             (conv.AvgPoolBack(sp.Matrix(Dp), pool_g), [Dp])]
+    for node, arrays in cases:
+        explicit = np.array(node.as_explicit().tolist(), dtype=float)
+        numeric = np.asarray(node.numeric(*arrays), dtype=float).reshape(explicit.shape)
+        assert np.allclose(numeric, explicit, rtol=0, atol=1e-12), node  # integers, but for the means' 1/(kh kw)
+
+
+def test_max_pool_routing_with_ties_matches_torch():
+    """max_pool2d's backward in torch routes delta to the first arg-max of each window; on inputs full of ties
+    (0, 1, 2 only) and for tiling, ragged and overlapping windows, the module's routing does the same."""
+    spec = LayeredSpec.from_arch("maxpool2d(2) flatten dense(1,identity)", "1,4,4", "mse")
+    routing = module(spec)["pool_max_back"]
+    rng = np.random.default_rng(3)
+    for c, h, w, k, s in [(2, 4, 4, 2, 2), (2, 5, 7, 2, 2), (1, 6, 6, 3, 1), (3, 7, 6, 3, 2), (1, 5, 5, 2, 1)]:
+        g = (c, h, w, c, k, k, s, s, 0, 0)
+        x = torch.tensor(rng.integers(0, 3, size=(4, c, h, w)).astype(float), requires_grad=True)
+        top = F.max_pool2d(x, k, s)
+        delta = torch.tensor(rng.normal(size=top.shape))
+        top.backward(delta)
+        columns = lambda t: t.detach().numpy().reshape(t.shape[0], -1).T.copy()  # noqa: E731 -- (c h w, beta)
+        routed = routing(columns(x), columns(top), columns(delta), g)
+        assert np.allclose(routed, columns(x.grad), rtol=0, atol=1e-12), g  # overlaps add in another order

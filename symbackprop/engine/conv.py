@@ -10,7 +10,11 @@ the fast forms with them.  ``numeric`` evaluates it through the NumPy form of :m
 ``g`` = (c_in, h, w, c_out, kh, kw, sh, sw, ph, pw).
 
 >>> W, b, S = sp.Matrix([[1, 2, 3, 4]]), sp.Matrix([[10]]), sp.Matrix(sp.symbols("x1:10"))
->>> Conv(W, b, S, (1, 3, 3, 1, 2, 2, 1, 1, 0, 0)).as_explicit().T
+>>> g = (1, 3, 3, 1, 2, 2, 1, 1, 0, 0)
+>>> K = Columns(S, g).as_explicit()
+>>> K.T
+Matrix([[x1, x2, x4, x5, x2, x3, x5, x6, x4, x5, x7, x8, x5, x6, x8, x9]])
+>>> Conv(W, b, K, g).as_explicit().T
 Matrix([[x1 + 2*x2 + 3*x4 + 4*x5 + 10, x2 + 2*x3 + 3*x5 + 4*x6 + 10, x4 + 2*x5 + 3*x7 + 4*x8 + 10, x5 + 2*x6 + 3*x8 + 4*x9 + 10]])
 """
 from itertools import product
@@ -79,8 +83,39 @@ class WindowOp(MatrixExpr):
         return f"{type(self).__name__}({', '.join(printer._print(a) for a in self.operands)})"
 
 
+class Columns(WindowOp):
+    """K = the window view of S (im2col): entry ((c, p, q, i, j), b) is S[c, i s + p - ph, j s + q - pw] of example b,
+    0 where the window reads the padding.  Named once in the forward program, read by the forward product and by
+    the weight gradient."""
+
+    function = "columns"
+
+    @property
+    def shape(self):
+        oh, ow = geometry_sizes(self.g)
+        return (self.g[0] * self.g[4] * self.g[5] * oh * ow, self.beta)
+
+    def _entry(self, r, col, **kwargs):
+        (S,) = self.operands
+        c_in, h, w, _c_out, kh, kw, sh, sw, ph, pw = self.g
+        oh, ow = geometry_sizes(self.g)
+        cpq, ij = divmod(int(r), oh * ow)
+        (c, pq), (i, j) = divmod(cpq, kh * kw), divmod(ij, ow)
+        p, q = divmod(pq, kw)
+        y, x = i * sh + p - ph, j * sw + q - pw
+        return S[(c * h + y) * w + x, col] if 0 <= y < h and 0 <= x < w else sp.S.Zero
+
+
+def window_row(g, c, p, q, i, j):
+    """The row of the window view K holding kernel offset (p, q) of channel c at output position (i, j)."""
+    _c_in, _h, _w, _c_out, kh, kw = g[:6]
+    oh, ow = geometry_sizes(g)
+    return (((c * kh + p) * kw + q) * oh + i) * ow + j
+
+
 class Conv(WindowOp):
-    """Y = W * S + b: entry (o, i, j) of an example is b_o + sum_{c,p,q} W[o, c, p, q] S[c, i s + p - ph, j s + q - pw]."""
+    """Y = W * S + b from the window view K of S: entry (o, i, j) of an example is
+    b_o + sum_{c,p,q} W[o, c, p, q] K[(c, p, q, i, j)]."""
 
     function = "conv_forward"
 
@@ -90,17 +125,18 @@ class Conv(WindowOp):
         return (self.g[3] * oh * ow, self.beta)
 
     def _entry(self, r, col, **kwargs):
-        W, b, S = self.operands
-        c_in, h, w, _c_out, kh, kw = self.g[:6]
+        W, b, K = self.operands
+        c_in, _h, _w, _c_out, kh, kw = self.g[:6]
         oh, ow = geometry_sizes(self.g)
         o, rest = divmod(int(r), oh * ow)
         i, j = divmod(rest, ow)
-        return b[o, 0] + sp.Add(*[W[o, (c * kh + p) * kw + q] * S[(c * h + y) * w + x, col]
-                                  for c in range(c_in) for p, q, y, x in self._window(i, j)])
+        return b[o, 0] + sp.Add(*[W[o, (c * kh + p) * kw + q] * K[window_row(self.g, c, p, q, i, j), col]
+                                  for c in range(c_in) for p, q in product(range(kh), range(kw))])
 
 
 class ConvGradW(WindowOp):
-    """sum over examples and positions of D[o, i, j] times the input entry that W[o, c, p, q] met there."""
+    """sum over examples and positions of D[o, i, j] times the input entry that W[o, c, p, q] met there, read
+    from the window view K."""
 
     function = "conv_grad_W"
 
@@ -109,17 +145,13 @@ class ConvGradW(WindowOp):
         return (self.g[3], self.g[0] * self.g[4] * self.g[5])
 
     def _entry(self, o, k, **kwargs):
-        D, S = self.operands
-        _c_in, h, w, _c_out, kh, kw = self.g[:6]
+        D, K = self.operands
+        _c_in, _h, _w, _c_out, kh, kw = self.g[:6]
         oh, ow = geometry_sizes(self.g)
         c, pq = divmod(int(k), kh * kw)
         p, q = divmod(pq, kw)
-        terms = []
-        for i, j, col in product(range(oh), range(ow), range(S.shape[1])):
-            y, x = i * self.g[6] + p - self.g[8], j * self.g[7] + q - self.g[9]
-            if 0 <= y < h and 0 <= x < w:
-                terms.append(D[(int(o) * oh + i) * ow + j, col] * S[(c * h + y) * w + x, col])
-        return sp.Add(*terms)
+        return sp.Add(*[D[(int(o) * oh + i) * ow + j, col] * K[window_row(self.g, c, p, q, i, j), col]
+                        for i, j, col in product(range(oh), range(ow), range(K.shape[1]))])
 
 
 class ConvGradB(WindowOp):
@@ -178,7 +210,9 @@ class MaxPool(WindowOp):
 
 class MaxPoolBack(WindowOp):
     """delta of each window routed to its first arg-max: entry (c, y, x) sums D over the windows whose first
-    largest entry is (y, x)."""
+    largest entry is (y, x).  The operands are S, the window maxima T = MaxPool(S) the forward step computed (the
+    NumPy form compares S with them instead of taking the maxima again; the entry below is defined by S alone),
+    and D."""
 
     function = "pool_max_back"
 
@@ -187,7 +221,7 @@ class MaxPoolBack(WindowOp):
         return (self.g[0] * self.g[1] * self.g[2], self.beta)
 
     def _entry(self, r, col, **kwargs):
-        S, D = self.operands
+        S, _T, D = self.operands
         h, w = self.g[1], self.g[2]
         oh, ow = geometry_sizes(self.g)
         c, rest = divmod(int(r), h * w)

@@ -279,9 +279,14 @@ class Conv2d:
     def _W(self, layer):
         return sp.MatrixSymbol(f"W{layer.l}", *self.params(layer)[0][1])
 
+    def _K(self, layer, M):
+        """K^l, the window view of S^{l-1}: (c_in kh kw oh ow) x beta."""
+        return sp.MatrixSymbol(f"K{layer.l}", conv.Columns(M.S(layer.l - 1), layer.geometry).shape[0], M.beta)
+
     def steps(self, layer, M):
         l, b = layer.l, sp.MatrixSymbol(f"b{layer.l}", layer.geometry[3], 1)
-        return [(M.Y(l), conv.Conv(self._W(layer), b, M.S(l - 1), layer.geometry)),
+        return [(self._K(layer, M), conv.Columns(M.S(l - 1), layer.geometry)),
+                (M.Y(l), conv.Conv(self._W(layer), b, self._K(layer, M), layer.geometry)),
                 (M.S(l), Activate(layer.activation, M.Y(l)))]
 
     def backward(self, layer, M, G, output=None):
@@ -289,7 +294,7 @@ class Conv2d:
         correlation of the input with D (batch mean)."""
         l, g = layer.l, layer.geometry
         D = _inner_delta(layer, M, G, output)
-        grads = {f"W{l}": conv.ConvGradW(M.D(l), M.S(l - 1), g) / M.beta, f"b{l}": conv.ConvGradB(M.D(l), g) / M.beta}
+        grads = {f"W{l}": conv.ConvGradW(M.D(l), self._K(layer, M), g) / M.beta, f"b{l}": conv.ConvGradB(M.D(l), g) / M.beta}
         return conv.ConvGradS(self._W(layer), M.D(l), g), grads, (M.D(l), D)
 
 
@@ -314,7 +319,7 @@ class MaxPool2d:
 
     def backward(self, layer, M, G, output=None):
         """delta routed to each window's first arg-max (as PyTorch)."""
-        return conv.MaxPoolBack(M.S(layer.l - 1), G, layer.geometry), {}, None
+        return conv.MaxPoolBack(M.S(layer.l - 1), M.S(layer.l), G, layer.geometry), {}, None
 
 
 class AvgPool2d(MaxPool2d):

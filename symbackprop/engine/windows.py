@@ -13,7 +13,7 @@ through them and are checked against their explicit SymPy definitions.
 >>> import numpy
 >>> g = (1, 3, 3, 1, 2, 2, 1, 1, 0, 0)
 >>> S = numpy.arange(9.0).reshape(9, 1)
->>> conv_forward(numpy.ones((1, 4)), numpy.zeros((1, 1)), S, g).ravel().tolist()
+>>> conv_forward(numpy.ones((1, 4)), numpy.zeros((1, 1)), columns(S, g), g).ravel().tolist()
 [8.0, 12.0, 20.0, 24.0]
 >>> pool_max(S, (1, 3, 3, 1, 2, 2, 1, 1, 0, 0)).ravel().tolist()
 [4.0, 5.0, 7.0, 8.0]
@@ -43,34 +43,37 @@ def offsets(X, g):
 
 
 def columns(S, g):
-    """im2col: (c_in kh kw, oh ow beta), column (i, j, b) the window that output position (i, j) of example b
-    reads; filled by one strided copy per kernel offset."""
+    """The window view of S, copied once (im2col): a (c_in kh kw oh ow) x beta matrix, entry ((c, p, q, i, j), b)
+    the input entry that kernel offset (p, q) of channel c meets at output position (i, j) of example b (0 in the
+    padding); filled by one strided copy per kernel offset."""
     X = padded(S, g)
     c_in, kh, kw, beta = g[0], g[4], g[5], S.shape[1]
     oh, ow = (X.shape[1] - kh) // g[6] + 1, (X.shape[2] - kw) // g[7] + 1
-    cols = numpy.empty((c_in, kh, kw, oh, ow, beta), dtype=S.dtype)
+    K = numpy.empty((c_in, kh, kw, oh, ow, beta), dtype=S.dtype)
     for p, q, part in offsets(X, g):
-        cols[:, p, q] = part
-    return cols.reshape(c_in * kh * kw, oh * ow * beta)
+        K[:, p, q] = part
+    return K.reshape(-1, beta)
 
 
-def conv_forward(W, b, S, g):
-    """Y = W * S + b (cross-correlation, as torch Conv2d): one product W (c_out, c_in kh kw) @ columns."""
-    cols = columns(S, g)
-    c_out, beta = W.shape[0], S.shape[1]
-    positions = cols.shape[1] // beta
-    return (W @ cols).reshape(c_out * positions, beta) + numpy.repeat(b, positions, axis=0)
+def conv_forward(W, b, K, g):
+    """Y = W * S + b (cross-correlation, as torch Conv2d) from the window view K of S: one product
+    W (c_out, c_in kh kw) @ K (c_in kh kw, oh ow beta), and b added in place, broadcast over positions."""
+    Y = W @ K.reshape(W.shape[1], -1)
+    Y += b
+    return Y.reshape(-1, K.shape[1])
 
 
-def conv_grad_W(D, S, g):
-    """sum over examples and positions of D (x) the window read: the correlation of the input with delta."""
-    cols = columns(S, g)
-    return D.reshape(g[3], cols.shape[1]) @ cols.T
+def conv_grad_W(D, K, g):
+    """sum over examples and positions of D (x) the window read: the correlation of the input with delta,
+    D (c_out, oh ow beta) @ K^T, computed as (K D^T)^T (the faster order for BLAS when c_out is small)."""
+    k = g[0] * g[4] * g[5]
+    return (K.reshape(k, -1) @ D.reshape(g[3], -1).T).T
 
 
 def conv_grad_b(D, g):
-    """sum over examples and positions of D, per output channel."""
-    return D.reshape(g[3], -1).sum(axis=1, keepdims=True)
+    """sum over examples and positions of D, per output channel: D (c_out, oh ow beta) @ 1."""
+    rows = D.reshape(g[3], -1)
+    return rows @ numpy.ones((rows.shape[1], 1), dtype=D.dtype)
 
 
 def scatter(dV, g, dtype):
@@ -103,20 +106,33 @@ def pool_max(S, g):
     return out.reshape(-1, S.shape[1])
 
 
-def pool_max_back(S, D, g):
-    """delta routed to the arg-max of each window, the first one on ties (as PyTorch): the offsets are visited in
-    order, and each takes delta where it holds the maximum and no earlier offset did."""
+def pool_max_back(S, T, D, g):
+    """delta routed to the arg-max of each window, the first one on ties (as PyTorch), given the window maxima T
+    the forward step computed: the offsets are visited in order, and each takes delta where it holds the maximum
+    and no earlier offset did (the last takes what is left).  Windows that do not overlap are written, not added."""
     X = padded(S, g)
-    c, beta = g[0], S.shape[1]
-    oh, ow = (X.shape[1] - g[4]) // g[6] + 1, (X.shape[2] - g[5]) // g[7] + 1
-    top, D4 = pool_max(S, g).reshape(c, oh, ow, beta), D.reshape(c, oh, ow, beta)
-    dX = numpy.zeros(X.shape, dtype=D.dtype)
-    free = numpy.ones(top.shape, dtype=bool)
-    for p, q, part in offsets(X, g):
-        here = numpy.equal(part, top)
-        here &= free
-        free &= ~here
-        dX[:, p:p + g[6] * (oh - 1) + 1:g[6], q:q + g[7] * (ow - 1) + 1:g[7], :] += D4 * here
+    c, beta, (kh, kw, sh, sw) = g[0], S.shape[1], g[4:8]
+    oh, ow = (X.shape[1] - kh) // sh + 1, (X.shape[2] - kw) // sw + 1
+    top, D4 = T.reshape(c, oh, ow, beta), D.reshape(c, oh, ow, beta)
+    disjoint = sh >= kh and sw >= kw
+    tiled = sh == kh and sw == kw and X.shape[1] == kh * oh and X.shape[2] == kw * ow
+    dX = (numpy.empty if tiled else numpy.zeros)(X.shape, dtype=D.dtype)
+    free, last = None, kh * kw - 1
+    for k, (p, q, part) in enumerate(offsets(X, g)):
+        if k == last and free is not None:
+            here = free  # the maximum is one of the window's entries: where no earlier offset held it, this one does
+        else:
+            here = numpy.equal(part, top)
+            if free is None:
+                free = ~here
+            else:
+                here &= free
+                free ^= here
+        view = dX[:, p:p + sh * (oh - 1) + 1:sh, q:q + sw * (ow - 1) + 1:sw, :]
+        if disjoint:
+            numpy.multiply(D4, here, out=view)
+        else:
+            view += D4 * here
     return dX[:, g[8]:g[8] + g[1], g[9]:g[9] + g[2]].reshape(-1, beta)
 
 

@@ -78,7 +78,7 @@ class FormLatexPrinter(LatexPrinter):
 
     def _print_MatrixSymbol(self, expr):
         name = expr.name
-        for stem in ("Delta", "S", "Y", "H", "C", "V", "R", "N", "D", "W", "b", "g", "h"):
+        for stem in ("Delta", "S", "Y", "H", "C", "V", "R", "N", "D", "K", "W", "b", "g", "h"):
             if name.startswith(stem) and name[len(stem):].isdigit():
                 base = r"\Delta" if stem == "Delta" else stem
                 return f"{base}^{{{name[len(stem):]}}}"
