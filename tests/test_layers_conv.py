@@ -322,6 +322,6 @@ def test_max_pool_routing_with_ties_matches_torch():
         top = F.max_pool2d(x, k, s)
         delta = torch.tensor(rng.normal(size=top.shape))
         top.backward(delta)
-        columns = lambda t: t.detach().numpy().reshape(t.shape[0], -1).T.copy()  # noqa: E731 -- (c h w, beta)
+        columns = lambda t: t.detach().numpy().reshape(t.shape[0], -1).T.copy()  # (c h w, beta)
         routed = routing(columns(x), columns(top), columns(delta), g)
         assert np.allclose(routed, columns(x.grad), rtol=0, atol=1e-12), g  # overlaps add in another order

@@ -97,7 +97,7 @@ class Columns(WindowOp):
 
     def _entry(self, r, col, **kwargs):
         (S,) = self.operands
-        c_in, h, w, _c_out, kh, kw, sh, sw, ph, pw = self.g
+        _c_in, h, w, _c_out, kh, kw, sh, sw, ph, pw = self.g
         oh, ow = geometry_sizes(self.g)
         cpq, ij = divmod(int(r), oh * ow)
         (c, pq), (i, j) = divmod(cpq, kh * kw), divmod(ij, ow)
