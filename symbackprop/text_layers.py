@@ -16,6 +16,9 @@ import sympy as sp
 
 from symbackprop.emission.print_numpy import form_text
 
+#: derive --verbose writes a layer's Jacobian out up to this many entries (building it is quadratic in the sizes)
+VERBOSE_MAX_ENTRIES = 400
+
 
 def _layer(derivation, layer, verbose):
     M, l = derivation.names(), layer.l
@@ -23,10 +26,11 @@ def _layer(derivation, layer, verbose):
     rows = [f"Layer {l}: {layer.label()}, {layer.n_in} -> {layer.n_out}, parameters {params}"]
     for k, (name, form) in enumerate(layer.steps(M)):
         rows.append(f"  {'forward' if k == 0 else '':9} {name} = {form_text(form) if hasattr(form, 'shape') else form}")
-    J = derivation.jacobian_input(l)
-    rows.append(f"  {'ds/ds':9} {J.shape[0]} x {J.shape[1]}, derived by Matrix.jacobian of the forward rule")
-    if verbose:
-        rows += [f"{'':12}{sp.sstr(row)}" for row in J.tolist()]
+    rows.append(f"  {'ds/ds':9} {layer.n_out} x {layer.n_in}, derived by Matrix.jacobian of the forward rule")
+    if verbose and layer.n_out * layer.n_in <= VERBOSE_MAX_ENTRIES:
+        rows += [f"{'':12}{sp.sstr(row)}" for row in derivation.jacobian_input(l).tolist()]
+    elif verbose:
+        rows.append(f"{'':12}(not written out: above {VERBOSE_MAX_ENTRIES:,} entries)")
     output = (derivation.output_delta, derivation.cost) if l == derivation.L else None
     delta_in, grads, inner = layer.rule.backward(layer, M, None if output else M.Delta(l), output)
     steps = ([inner] if inner else []) + [(f"dE/d{name}", form) for name, form in grads.items()]

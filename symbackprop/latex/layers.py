@@ -91,11 +91,11 @@ def form_latex(form):
     return FormLatexPrinter({"mat_delim": "["}).doprint(form)
 
 
-def _explicit(matrix, explicit_max, limit=900):
-    """An explicit matrix when small enough to typeset, else None."""
-    if max(matrix.shape) > explicit_max:
+def _explicit(build, shape, explicit_max, limit=900):
+    """The matrix ``build()`` typeset, when its ``shape`` is small enough (it is not built otherwise), else None."""
+    if max(shape) > explicit_max:
         return None
-    text = sp.latex(matrix, mat_delim="[")
+    text = sp.latex(build(), mat_delim="[")
     return text if len(text) <= limit else None
 
 
@@ -106,15 +106,17 @@ def _layer_section(derivation, layer, explicit_max):
              r"\begin{align*}"]
     lines += [rf"{form_latex(name)} &= {form_latex(form)} \\" for name, form in layer.steps(M)]
     lines += [r"\end{align*}"]
-    J = _explicit(derivation.jacobian_input(l), explicit_max)
+    J = _explicit(lambda: derivation.jacobian_input(l), (layer.n_out, layer.n_in), explicit_max)
     lines += [(r"\paragraph{Jacobian with respect to the input,} derived by \texttt{Matrix.jacobian} of the forward "
               r"rule for one example:")]
     lines += [rf"\[ \frac{{\partial s^{{{l}}}}}{{\partial s^{{{l - 1}}}}} = {J} \]" if J else
               rf"(an ${layer.n_out} \times {layer.n_in}$ matrix, too large to write out here; its general entry is "
               r"given above)."]
-    for name, _ in layer.params():
-        P = _explicit(derivation.jacobian_params(l, name), explicit_max ** 2)
-        if P and len(derivation.flat_params(l, name)) <= explicit_max:
+    for name, shape in layer.params():
+        if shape[0] * shape[1] > explicit_max:
+            continue
+        P = _explicit(lambda name=name: derivation.jacobian_params(l, name), (layer.n_out,), explicit_max ** 2)
+        if P:
             lines += [rf"\[ \frac{{\partial s^{{{l}}}}}{{\partial {form_latex(sp.MatrixSymbol(name, 1, 1))}}} = {P} \]"]
     lines += [r"\paragraph{Backward step (the fast form the code runs, proved equal to the chain).}", r"\begin{align*}"]
     output = (derivation.output_delta, derivation.cost) if l == derivation.L else None
