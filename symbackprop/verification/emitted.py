@@ -126,8 +126,7 @@ def compare_points(module, keys, regimes, point, reference, digits):
     for regime, layout, r in regimes:
         (params, X, Z), placed = point(layout, r)
         notes += [f"{regime}: {note}" for note in placed]
-        # where a saturates, 1 - a ~ e^-|y| and 1 - a^2 ~ e^-2|y| must keep `digits` digits: 2 |y| / ln 10 more
-        working = min(digits + math.ceil(2 * _reach(module, params, X, r) / math.log(10)), MAX_DIGITS)
+        working = working_digits(module, params, X, r, digits)
         precisions.append(working)
         for key, (disc, where) in _compare(module, reference, params, X, Z, working, dtype, warned).items():
             entries[key] += np.size(params.get(key, 0.0))
@@ -245,6 +244,12 @@ def _point(module, spec, rng, layout, r, dtype):
             b = rng.uniform(1, 2, (n, 1)) * r * rng.choice((-1.0, 1.0), (n, 1))
         params[f"W{l}"], params[f"b{l}"] = _dyadic(W).astype(dtype), _dyadic(b).astype(dtype)
     return params, X, Z.astype(dtype)
+
+
+def working_digits(module, params, X, r, digits):
+    """The reference's precision at a point: where a saturates, 1 - a ~ e^-|y| and 1 - a^2 ~ e^-2|y| must keep
+    ``digits`` digits behind a ~ 1, so 2 max|y| / ln 10 digits more (at most :data:`MAX_DIGITS`)."""
+    return min(digits + math.ceil(2 * _reach(module, params, X, r) / math.log(10)), MAX_DIGITS)
 
 
 def _dyadic(values, bits=20):
