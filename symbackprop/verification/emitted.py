@@ -22,7 +22,9 @@ module's ``DTYPE``, with the derivation's E, dE/dW^l and dE/db^l at ``digits`` s
   (dE/dW^l, dE/db^l, and E), each the worst over all points, its note naming the regime and the
   entry where the worst discrepancy sits.
 
-Importing a module runs it: verify only modules you would run anyway.
+Importing a module runs it: verify only modules you would run anyway.  Modules of layer kinds (conv, pooling,
+layer norm, residual) are checked by :mod:`symbackprop.verification.emitted_layers` with this module's points
+loop, tolerances and report (:func:`compare_points`).
 
 >>> import tempfile, pathlib
 >>> from symbackprop.emission.codegen import emit
