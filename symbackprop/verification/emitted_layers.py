@@ -21,13 +21,17 @@ its ``DTYPE``, with E and dE/d(parameter) from the derivation evaluated at ``dig
   its input whatever that input's scale, so its gain and shift stay of order 1 (g in [0.5, 1.5], h in
   [-0.5, 0.5]) in every regime, and the regime reaches it through the layers around it (its input saturated or
   near a kink, its output read by a layer placed by the regime).  Pooling and flatten have no parameters.
-* **Conditioning.**  Two places make a float module's result depend on the rounding of its own forward pass
+* **Conditioning.**  Some points make a float module's result depend on the rounding of its own forward pass
   rather than on its arithmetic being right: a max-pool window whose largest entries round to a tie in the
   module's DTYPE (saturated sigmoids all rounding to 1.0: the routing at a tie is a convention, the first index
-  as in PyTorch, and the exact numbers route elsewhere), and a layer norm whose input's spread is lost to
-  rounding (max |s| / std(s) beyond tol / (10 eps)).  A point with either is drawn again with the layers below
-  at |y| of order 1, and the report's notes say so.  Exact ties, such as windows of ReLU zeros, route alike in
-  the module and the reference and are kept.
+  as in PyTorch, and the exact numbers route elsewhere); a layer norm whose input's spread is lost to rounding
+  (max |s| / std(s) beyond tol / (10 eps)); a layer norm whose gradient below is a small remainder of its
+  terms (the fast form removes the components along 1 and the normalised signal: over two features nothing
+  but the eps term is left).  A point with any of them is drawn again with the layers below at |y| of order 1,
+  and the report's notes say so (and say if it did not help).  Exact ties, such as windows of ReLU zeros, route
+  alike in the module and the reference and are kept.  Not detected: a single channel feeding a layer norm
+  through a nearly affine activation (|y| ~ 1e-3), whose bias gradient cancels almost exactly (a layer norm
+  ignores a common shift of its inputs), so its row reads the rounding of the terms (about 1e-8 in float64).
 * **How close.**  Entry by entry with the rule, tolerances and floors of the perceptron's check
   (:data:`~symbackprop.verification.emitted.TOLERANCE`, :data:`~symbackprop.verification.emitted.FLOOR`): one
   :class:`~symbackprop.verification.report.Check` row per parameter (dE/dW^l, dE/db^l, dE/dg^l, dE/dh^l) and one
@@ -166,6 +170,8 @@ def _point(module, derivation, rng, layout, r, dtype, digits):
         return (params, X, Z), []
     top = max(bad)
     below = [layer.l for layer in derivation.layers if layer.l < top and layer.activation is not None]
+    if not below:
+        return (params, X, Z), [f"layer {top} {bad[top]}; nothing below it to draw again"]
     params = _draw(module, derivation.spec, rng, layout, r, dtype, X, below)
     notes = [f"layer {top} {bad[top]}: layers {', '.join(map(str, below))} drawn again at |y| of order 1"]
     still = _ill_conditioned(module, derivation, params, X, Z, r, dtype, digits)
