@@ -159,15 +159,15 @@ def _cmd_verify(args):
     from symbackprop.verification.verify import verify
 
     if args.emitted:  # the emitted module's own loss and gradients against the derivation; SPEC is optional
-        from symbackprop.verification.emitted import verify_emitted
+        from symbackprop.verification.emitted import load_module
+        from symbackprop.verification.emitted_layers import emitted_checker
 
         if args.method != "auto":
             raise SymbackpropError("--method applies to the derivation; --emitted always compares at --digits digits")
-        given = _network_given(args)
-        if given and _layered(spec_from_args(args)):
-            raise SymbackpropError("verify --emitted checks perceptron modules; a module of layer kinds is checked "
-                                   "by tests/test_layers.py against the derivation and torch autograd")
-        report = verify_emitted(args.emitted, spec_from_args(args) if given else None, args.seed, args.digits)
+        spec = spec_from_args(args) if _network_given(args) else None
+        module = load_module(args.emitted)
+        check = emitted_checker(module, args.emitted, spec)  # a perceptron module, or a module of layer kinds
+        report = check(args.emitted, spec, args.seed, args.digits, module=module)
         print(json.dumps(report.to_dict(), indent=2) if args.json else report.table())
         return 0 if report.passed else 1
     spec = spec_from_args(args)

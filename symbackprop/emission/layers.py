@@ -181,7 +181,14 @@ def module_context(spec, dtype="float64"):
         "cost_label": _check_doc(spec.cost.label()),
         "dtype": dtype,
         "batch": spec.batch or 32,
+        "spec_toml": _spec_literal(spec),  # SPEC_TOML: what `symbackprop verify --emitted` checks the module against
     }
+
+
+def _spec_literal(spec):
+    """SPEC_TOML's value as Python source: the spec file's text in a raw string, or None when no file holds it."""
+    text = spec.to_toml(default=None)
+    return "None" if text is None else f"r'''\n{text}'''"
 
 
 def emit_layers(spec, dtype="float64", template=None):

@@ -99,6 +99,19 @@ class LayeredSpec:
     def __repr__(self):
         return f"LayeredSpec({self.describe()})"
 
+    def to_toml(self, default=SpecError):
+        """The spec as ``[[layers]]`` TOML text that :meth:`from_toml_text` reads back as this very spec
+        (:func:`symbackprop.engine.layers_toml.to_toml`); a spec no spec file can hold raises :class:`SpecError`,
+        or returns ``default`` when one is given."""
+        from symbackprop.engine.layers_toml import to_toml
+
+        try:
+            return to_toml(self)
+        except SpecError:
+            if default is SpecError:
+                raise
+            return default
+
     # -- constructors -----------------------------------------------------------------------------------------
     @classmethod
     def from_arch(cls, arch, input_shape, loss, batch=None, custom_activations=(), custom_costs=()):

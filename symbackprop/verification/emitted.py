@@ -22,7 +22,9 @@ module's ``DTYPE``, with the derivation's E, dE/dW^l and dE/db^l at ``digits`` s
   (dE/dW^l, dE/db^l, and E), each the worst over all points, its note naming the regime and the
   entry where the worst discrepancy sits.
 
-Importing a module runs it: verify only modules you would run anyway.
+Importing a module runs it: verify only modules you would run anyway.  Modules of layer kinds (conv, pooling,
+layer norm, residual) are checked by :mod:`symbackprop.verification.emitted_layers` with this module's points
+loop, tolerances and report (:func:`compare_points`).
 
 >>> import tempfile, pathlib
 >>> from symbackprop.emission.codegen import emit
@@ -67,38 +69,68 @@ MAX_DIGITS = 2000  # the working precision's ceiling
 _NAMES = itertools.count()
 
 
-def verify_emitted(path, spec=None, seed=0, digits=50, regimes=REGIMES):
+def verify_emitted(path, spec=None, seed=0, digits=50, regimes=REGIMES, module=None):
     """Check the emitted module at ``path`` against the derivation; returns a :class:`VerificationReport`.
 
     ``spec`` (a :class:`NetworkSpec`) is optional: by default the module's own ``SPEC_TOML`` is read.
-    ``regimes`` are the points' layouts, a subset of :data:`REGIMES` or rows like them.
+    ``regimes`` are the points' layouts, a subset of :data:`REGIMES` or rows like them.  ``module`` is the
+    module at ``path`` when the caller has imported it already (:func:`load_module`).
     """
     from symbackprop.engine.jacobians import derive
 
+    check_options(seed, digits, regimes)
+    start = time.perf_counter()
+    path = Path(path)
+    module = module if module is not None else load_module(path)
+    spec = module_spec(module, path, spec)
+    dtype = np.dtype(module.DTYPE).name
+    derivation = derive(spec)
+    L = spec.depth
+    keys = ["E"] + [f"{kind}{l}" for l in range(L, 0, -1) for kind in "Wb"]
+    rng = np.random.default_rng(seed)
+
+    def reference(params, X, Z, working):
+        E, grads = _reference(derivation, params, X, Z, working)
+        references = {"E": [[E]]}
+        for l, (dW, db) in grads.items():
+            references[f"W{l}"], references[f"b{l}"] = dW, [[v] for v in db]
+        return references
+
+    report = compare_points(module, keys, regimes, lambda layout, r: (_point(module, spec, rng, layout, r, dtype), []),
+                            reference, digits)
+    report.network, report.simplification = f"{path.name}: {spec.describe()}", derivation.output_delta.summary()
+    report.seed, report.seconds = seed, time.perf_counter() - start
+    return report
+
+
+def check_options(seed, digits, regimes):
+    """The one-line errors for a seed, a precision or a list of regimes verify_emitted cannot use."""
     if not 30 <= digits <= 1000:
         raise SymbackpropError(f"high-precision verification needs 30 to 1000 digits, got {digits}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise SymbackpropError(f"the seed must be a non-negative integer, got {seed!r}")
     if not regimes:
         raise SymbackpropError("verify_emitted needs at least one regime to place its points")
-    start = time.perf_counter()
-    path = Path(path)
-    module = load_module(path)
-    spec = module_spec(module, path, spec)
+
+
+def compare_points(module, keys, regimes, point, reference, digits):
+    """One Check row per key ("E", "W2", "g3", ...): the worst discrepancy over the regimes' points.
+
+    ``point(layout, r)`` gives ((params, X, Z), notes) in the module's DTYPE; ``reference(params, X, Z, digits)``
+    gives {key: nested lists of the reference values, shaped like the module's arrays}.  Returns a report
+    whose network, output delta, seed and time the caller fills in.
+    """
     dtype = np.dtype(module.DTYPE).name
-    derivation = derive(spec)
-    L = spec.depth
-    keys = ["E"] + [f"{kind}{l}" for l in range(L, 0, -1) for kind in "Wb"]
+    L = max(int(key[1:]) for key in keys if key != "E")
     worst = {key: (0.0, "") for key in keys}
     entries = dict.fromkeys(keys, 0)
     notes, warned, precisions = [], set(), []
-    rng = np.random.default_rng(seed)
     for regime, layout, r in regimes:
-        params, X, Z = _point(module, spec, rng, layout, r, dtype)
-        # where a saturates, 1 - a ~ e^-|y| and 1 - a^2 ~ e^-2|y| must keep `digits` digits: 2 |y| / ln 10 more
-        working = min(digits + math.ceil(2 * _reach(module, params, X, r) / math.log(10)), MAX_DIGITS)
+        (params, X, Z), placed = point(layout, r)
+        notes += [f"{regime}: {note}" for note in placed]
+        working = working_digits(module, params, X, r, digits)
         precisions.append(working)
-        for key, (disc, where) in _compare(module, derivation, params, X, Z, working, dtype, warned).items():
+        for key, (disc, where) in _compare(module, reference, params, X, Z, working, dtype, warned).items():
             entries[key] += np.size(params.get(key, 0.0))
             if disc >= worst[key][0]:
                 worst[key] = (disc, f"worst at {regime}{where}")
@@ -113,10 +145,8 @@ def verify_emitted(path, spec=None, seed=0, digits=50, regimes=REGIMES):
                  + "; ".join(regime[0] for regime in regimes)
                  + f"; reference at {digits} digits (worked at {min(precisions)} to {max(precisions)})")
     notes += [f"the module warned: {w}" for w in sorted(warned)]
-    report = VerificationReport(f"{path.name}: {spec.describe()}", checks, derivation.output_delta.summary(),
-                                seed, digits)
+    report = VerificationReport("", checks, "", 0, digits)
     report.notes = notes
-    report.seconds = time.perf_counter() - start
     return report
 
 
@@ -218,6 +248,12 @@ def _point(module, spec, rng, layout, r, dtype):
     return params, X, Z.astype(dtype)
 
 
+def working_digits(module, params, X, r, digits):
+    """The reference's precision at a point: where a saturates, 1 - a ~ e^-|y| and 1 - a^2 ~ e^-2|y| must keep
+    ``digits`` digits behind a ~ 1, so 2 max|y| / ln 10 digits more (at most :data:`MAX_DIGITS`)."""
+    return min(digits + math.ceil(2 * _reach(module, params, X, r) / math.log(10)), MAX_DIGITS)
+
+
 def _dyadic(values, bits=20):
     """``values`` rounded to multiples k / 2^p of one power of two, |k| <= 2^bits: exact in float32 and float64,
     and weights whose products a high-precision engine can form exactly (integers times numbers).
@@ -250,19 +286,16 @@ def _reach(module, params, X, r):
 
 
 # -- the comparison --------------------------------------------------------------------------------
-def _compare(module, derivation, params, X, Z, digits, dtype, warned):
+def _compare(module, reference, params, X, Z, digits, dtype, warned):
     """{"E": (discrepancy, where), "W1": ..., "b1": ...} at one point: the module against the reference."""
     keys = ["E", *params]
     try:
-        E, grads = _reference(derivation, params, X, Z, digits)
+        references = reference(params, X, Z, digits)
     except (ArithmeticError, ValueError) as exc:  # e.g. log(0) in the derivation's own formulas
         return dict.fromkeys(keys, (math.inf, f": the derivation cannot be evaluated there ({_line(exc)})"))
     emitted, failure = _run(module, params, X, Z, warned)
     if failure:
         return dict.fromkeys(keys, (math.inf, failure))
-    references = {"E": [[E]]}
-    for l, (dW, db) in grads.items():
-        references[f"W{l}"], references[f"b{l}"] = dW, [[v] for v in db]
     return {key: _discrepancy(emitted[key], references[key], dtype) for key in keys}
 
 
@@ -291,8 +324,9 @@ def _discrepancy(emitted, reference, dtype):
     of the float64 tolerance, and entries too small for a float64 to hold them lie under the floor.
     """
     tol = TOLERANCE[dtype]
+    values = np.asarray(reference, dtype=object)  # nested lists or an object array, of any number of axes
     try:
-        ref = np.array([[float(v) for v in row] for row in reference])  # mpc (log of a negative) refuses
+        ref = np.vectorize(float, otypes=[float])(values)  # mpc (log of a negative) refuses
     except TypeError:
         ref = np.array([[math.nan]])
     if not np.isfinite(ref).all():
@@ -301,9 +335,9 @@ def _discrepancy(emitted, reference, dtype):
     got = np.asarray(emitted, dtype=float).reshape(ref.shape)
     with np.errstate(invalid="ignore", over="ignore"):
         disc = np.where(np.isfinite(got), np.abs(got - ref) / np.maximum(np.abs(ref), floor), math.inf)
-    i, j = np.unravel_index(int(np.argmax(disc)), disc.shape)
-    entry = f", entry [{i}, {j}]" if disc.size > 1 else ""
-    return float(disc[i, j]), f"{entry}: emitted {got[i, j]:.17g}, reference {mpmath.nstr(reference[i][j], 17)}"
+    at = np.unravel_index(int(np.argmax(disc)), disc.shape)
+    entry = f", entry [{', '.join(map(str, at))}]" if disc.size > 1 else ""
+    return float(disc[at]), f"{entry}: emitted {got[at]:.17g}, reference {mpmath.nstr(values[at], 17)}"
 
 
 def _reference(derivation, params, X, Z, digits):
