@@ -180,7 +180,7 @@ MUTATIONS = [  # (arch, the planted error, the rows it must fail)
     ("residual-blocks", [("Delta2 = W3.T @ D3 + Delta3", "Delta2 = W3.T @ D3")],
      {"dE/dW^2", "dE/db^2", "dE/dW^1", "dE/db^1"}),
     ("residual-blocks", [('grads["W3"] = ', 'grads["W3"] = 1.001*')], {"dE/dW^3"}),
-    ("avgpool-layernorm", [("Delta1 = pool_avg_back(Delta2, ", "Delta1 = pool_max_back(S1, Delta2, ")],
+    ("avgpool-layernorm", [("Delta1 = pool_avg_back(Delta2, ", "Delta1 = pool_max_back(S1, S2, Delta2, ")],
      {"dE/dW^1", "dE/db^1"}),
 ]
 
@@ -220,7 +220,7 @@ def test_cli_checks_a_module_of_layer_kinds(tmp_path, capsys):
     """Status 0 for a fresh module (spec read from it, or given and equal), 1 for a mutated one; --json rows."""
     good = _module(tmp_path, "avgpool-layernorm", name="good.py")
     bad = _module(tmp_path, "avgpool-layernorm", name="bad.py",
-                  mutate=[("Delta1 = pool_avg_back(Delta2, ", "Delta1 = pool_max_back(S1, Delta2, ")])
+                  mutate=[("Delta1 = pool_avg_back(Delta2, ", "Delta1 = pool_max_back(S1, S2, Delta2, ")])
     status, out, err = _run(capsys, "--emitted", good)
     assert status == 0 and "every identity holds" in out and "high-precision vs emitted float64" in out and not err
     arch, shape, cost, _ = ARCHS["avgpool-layernorm"]

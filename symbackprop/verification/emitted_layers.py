@@ -221,8 +221,8 @@ def _ill_conditioned(module, derivation, params, X, Z, r, dtype, digits):
             continue
         if layer.kind == "maxpool2d":
             ones = np.ones((layer.n_out, X.shape[1]))
-            exact = windows.pool_max_back(run.value(M.S(l - 1)), ones.astype(object), layer.geometry)
-            if (windows.pool_max_back(S, ones, layer.geometry) != exact.astype(float)).any():
+            exact = windows.pool_max_back(run.value(M.S(l - 1)), run.value(M.S(l)), ones.astype(object), layer.geometry)
+            if (windows.pool_max_back(S, cache[f"S{l}"], ones, layer.geometry) != exact.astype(float)).any():
                 bad[l] = f"(max-pool) has windows whose largest entries tie in {dtype}"
         elif layer.kind == "layernorm":
             with np.errstate(all="ignore"):
