@@ -1,8 +1,9 @@
 """Training speed of an emitted LeNet-like CNN vs PyTorch eager, JAX jit and the GEMM floor of its products.
 
 The network: 1x28x28 -> conv2d(8, 3x3, relu) -> maxpool2d(2) -> conv2d(16, 3x3, relu) -> maxpool2d(2) -> flatten
--> dense(10, softmax), cross-entropy; float32, batch 64, one thread, on MNIST-shaped synthetic data (speed does not
-depend on the values).  Candidates run round-robin, repeat after repeat, and medians are reported.
+-> dense(10, softmax), cross-entropy; float32, batch 64, one thread (or two, ``--threads 2``), on MNIST-shaped
+synthetic data (speed does not depend on the values).  Candidates run round-robin, repeat after repeat, and medians
+are reported.
 
 * **emitted**: ``symbackprop emit --dtype float32``, one ``train(epochs=1, batch_size=64)`` call;
 * **PyTorch eager**: the same network (torch.nn.functional), autograd and a manual SGD step;
@@ -12,7 +13,7 @@ depend on the values).  Candidates run round-robin, repeat after repeat, and med
   dW = (K D^T)^T, the second convolution's W^T @ D, the dense layer's three), on preallocated arrays: what no
   implementation that works through im2col can go below.
 
-    python benchmarks/bench_conv.py [--examples 6400] [--repeats 3] [--output docs/layers.md]
+    python benchmarks/bench_conv.py [--examples 6400] [--repeats 3] [--threads 1|2] [--output docs/layers.md]
 """
 import argparse
 import os
@@ -26,11 +27,16 @@ ARCH = "conv2d(8,3,relu) maxpool2d(2) conv2d(16,3,relu) maxpool2d(2) flatten den
 BETA = 64
 
 
-def one_thread():
-    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+THREADS = [1]  # set by --threads: the cores every candidate may use (BLAS, torch, and XLA through the affinity)
+
+
+def pin_threads(n):
+    """Run on the first n cores of this process's affinity, with BLAS and torch limited to n threads."""
+    os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[:n]))
     from threadpoolctl import threadpool_limits
 
-    threadpool_limits(1)
+    threadpool_limits(n)
+    THREADS[0] = n
 
 
 def data(n):
@@ -58,7 +64,7 @@ def torch_eager(X, Z):
     import torch
     import torch.nn.functional as F
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(THREADS[0])
     g = torch.Generator().manual_seed(0)
     P = [torch.randn(8, 1, 3, 3, generator=g) / 3, torch.zeros(8), torch.randn(16, 8, 3, 3, generator=g) / 8.5,
          torch.zeros(16), torch.randn(10, 400, generator=g) / 20, torch.zeros(10)]
@@ -158,9 +164,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=6400)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1, choices=(1, 2), help="cores for every candidate")
     parser.add_argument("--output", help="append the table to this Markdown file")
     args = parser.parse_args(argv)
-    one_thread()
+    pin_threads(args.threads)
     X, Z = data(args.examples)
     candidates = {"GEMM floor": gemm_floor(X, Z), "emitted (symbackprop)": emitted(X, Z),
                   "PyTorch eager": torch_eager(X, Z)}
@@ -171,7 +178,7 @@ def main(argv=None):
     results = measure(candidates, args.repeats)
     floor = results["GEMM floor"][0]
     seconds, passed, checks = derive_and_verify_seconds()
-    lines = [(f"LeNet-like CNN ({ARCH}), 1x28x28 input, float32, batch {BETA}, 1 thread, {args.examples:,} examples "
+    lines = [(f"LeNet-like CNN ({ARCH}), 1x28x28 input, float32, batch {BETA}, {args.threads} thread{"s" if args.threads > 1 else ""}, {args.examples:,} examples "
              f"per epoch, median of {args.repeats} (load average {os.getloadavg()[0]:.1f}):"), "",
              "| candidate | epoch (s) | best (s) | examples/s | x GEMM floor |", "|---|---|---|---|---|"]
     for name, (median, best) in results.items():

@@ -45,7 +45,14 @@ from pathlib import Path
 
 from symbackprop.engine import activations as act
 from symbackprop.engine.layers import EPS, KINDS, VECTOR_KINDS, Layer
-from symbackprop.engine.spec import NetworkSpec, _split_calls, parse_activation, parse_cost
+from symbackprop.engine.spec import (
+    NetworkSpec,
+    _line_of,
+    _split_calls,
+    parse_activation,
+    parse_cost,
+    read_common_keys,
+)
 from symbackprop.errors import SpecError
 
 _KEYS = {"input", "layers", "cost", "batch", "custom", "name"}
@@ -169,19 +176,12 @@ class LayeredSpec:
         if not isinstance(data["layers"], list) or not all(isinstance(t, dict) for t in data["layers"]):
             raise SpecError(f"{source}: 'layers' must be tables written [[layers]]")
         n0 = _shape(data["input"], f"{source}, line {_line_of(text, 'input')}: 'input'")
-        if not isinstance(data["cost"], str):
-            raise SpecError(f"{source}: 'cost' must be a string, got {data['cost']!r}")
-        custom = data.get("custom", {})
-        defs = {kind: (custom.get(kind, {}) if isinstance(custom, dict) else {}) for kind in ("activations", "costs")}
-        if not isinstance(custom, dict) or not all(isinstance(t, dict) and all(isinstance(v, str) for v in t.values())
-                                                   for t in defs.values()):
-            raise SpecError(f"{source}: custom.activations and custom.costs must map names to formulas (strings)")
-        batch = data.get("batch")
-        if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
-            raise SpecError(f"{source}: 'batch' must be a positive integer, got {batch!r}")
-        name = data.get("name", Path(source).stem if source != "<spec>" else "network")
-        if not isinstance(name, str):
-            raise SpecError(f"{source}: 'name' must be a string")
+
+        def at(key):
+            line = _line_of(text, key)
+            return f"{source}, line {line}" if line else source
+
+        batch, name, defs = read_common_keys(data, source, at)
         try:
             cost = parse_cost(data["cost"], defs["costs"])
         except SpecError as exc:
@@ -317,23 +317,6 @@ def _shape(value, where):
         raise SpecError(f"{where} must be the features n, or [channels, length], or [channels, height, width] "
                         f"(positive integers), got {value!r}")
     return tuple(value)
-
-
-def _line_of(text, key):
-    for number, line in enumerate(text.splitlines(), start=1):
-        if re.match(rf"\s*{key}\s*=", line):
-            return number
-    return None
-
-
-def _positive(value, option):
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
-        return value
-    if isinstance(value, str) and re.fullmatch(r"\d{1,9}", value.strip()) and int(value) >= 1:
-        return int(value)
-    if option is None:
-        return None
-    raise SpecError(f"{option} must be a positive integer (the features of one example), got {value!r}")
 
 
 def _split_layers(text):

@@ -236,32 +236,41 @@ class NetworkSpec:
             raise SpecError(f"{where('activations')}: 'activations' must be a list of names, got {activations!r}")
         if not all(isinstance(a, str) for a in activations):
             raise SpecError(f"{where('activations')}: every activation must be a string, got {activations!r}")
-        if not isinstance(data["cost"], str):
-            raise SpecError(f"{where('cost')}: 'cost' must be a string, got {data['cost']!r}")
-        batch = data.get("batch")
-        if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int)):
-            raise SpecError(f"{where('batch')}: 'batch' must be a positive integer, got {batch!r}")
-        name = data.get("name", Path(source).stem if source != "<spec>" else "network")
-        if not isinstance(name, str):
-            raise SpecError(f"{where('name')}: 'name' must be a string, got {name!r}")
-        custom = data.get("custom", {})
-        if not isinstance(custom, dict):
-            raise SpecError(f"{where('custom')}: 'custom' must be a table")
-        for key in custom:
-            if key not in ("activations", "costs"):
-                raise SpecError(f"{where(key)}: unknown key custom.{key}; allowed: custom.activations, custom.costs")
-        defs = {}
-        for kind in ("activations", "costs"):
-            table = custom.get(kind, {})
-            if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
-                raise SpecError(f"{where(kind)}: custom.{kind} must map names to formulas (strings)")
-            defs[kind] = table
+        batch, name, defs = read_common_keys(data, source, where)
         try:
             acts = tuple(parse_activation(a, defs["activations"]) for a in activations)
             cost = parse_cost(data["cost"], defs["costs"])
             return cls(tuple(sizes), acts, cost, batch, name=name)
         except SpecError as exc:
             raise SpecError(f"{source}: {exc}") from None
+
+
+def read_common_keys(data, source, where):
+    """What every spec file may hold besides its network, checked: (batch, name, {"activations": {name: formula},
+    "costs": {...}}) from ``batch``, ``name`` and ``[custom.activations]``/``[custom.costs]``; ``cost`` must be a
+    string (it is read with the custom costs).  ``where(key)`` names the file and the key's line for messages.
+    Shared by the perceptron spec and the spec of layer kinds (:mod:`symbackprop.engine.layers_spec`)."""
+    if not isinstance(data["cost"], str):
+        raise SpecError(f"{where('cost')}: 'cost' must be a string, got {data['cost']!r}")
+    batch = data.get("batch")
+    if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
+        raise SpecError(f"{where('batch')}: 'batch' must be a positive integer, got {batch!r}")
+    name = data.get("name", Path(source).stem if source != "<spec>" else "network")
+    if not isinstance(name, str):
+        raise SpecError(f"{where('name')}: 'name' must be a string, got {name!r}")
+    custom = data.get("custom", {})
+    if not isinstance(custom, dict):
+        raise SpecError(f"{where('custom')}: 'custom' must be a table")
+    for key in custom:
+        if key not in ("activations", "costs"):
+            raise SpecError(f"{where(f'custom.{key}')}: unknown key custom.{key}; allowed: custom.activations, custom.costs")
+    defs = {}
+    for kind in ("activations", "costs"):
+        table = custom.get(kind, {})
+        if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+            raise SpecError(f"{where(f'custom.{kind}')}: custom.{kind} must map names to formulas (strings)")
+        defs[kind] = table
+    return batch, name, defs
 
 
 _GRID = sorted({sp.Rational(k, 8) for k in range(-80, 81)} | {sp.Integer(v) * sign for v in (15, 20, 30, 40, 60)
