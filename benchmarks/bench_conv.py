@@ -178,7 +178,8 @@ def main(argv=None):
     results = measure(candidates, args.repeats)
     floor = results["GEMM floor"][0]
     seconds, passed, checks = derive_and_verify_seconds()
-    lines = [(f"LeNet-like CNN ({ARCH}), 1x28x28 input, float32, batch {BETA}, {args.threads} thread{"s" if args.threads > 1 else ""}, {args.examples:,} examples "
+    threads = "1 thread" if args.threads == 1 else f"{args.threads} threads"
+    lines = [(f"LeNet-like CNN ({ARCH}), 1x28x28 input, float32, batch {BETA}, {threads}, {args.examples:,} examples "
              f"per epoch, median of {args.repeats} (load average {os.getloadavg()[0]:.1f}):"), "",
              "| candidate | epoch (s) | best (s) | examples/s | x GEMM floor |", "|---|---|---|---|---|"]
     for name, (median, best) in results.items():
