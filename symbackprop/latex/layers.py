@@ -12,6 +12,8 @@ objects :mod:`symbackprop.verification.layers` checks; then the identities prove
 >>> tex.startswith(r"\documentclass") and r"\odot" in tex and "Layer 2: residual" in tex
 True
 """
+import re
+
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
@@ -110,7 +112,7 @@ def _layer_section(derivation, layer, explicit_max):
     lines += [(r"\paragraph{Jacobian with respect to the input,} derived by \texttt{Matrix.jacobian} of the forward "
               r"rule for one example:")]
     lines += [rf"\[ \frac{{\partial s^{{{l}}}}}{{\partial s^{{{l - 1}}}}} = {J} \]" if J else
-              rf"(an ${layer.n_out} \times {layer.n_in}$ matrix, too large to write out here; its general entry is "
+              rf"(it is ${layer.n_out} \times {layer.n_in}$, too large to write out here; its general entry is "
               r"given above)."]
     for name, shape in layer.params():
         if shape[0] * shape[1] > explicit_max:
@@ -132,6 +134,20 @@ def _layer_section(derivation, layer, explicit_max):
     return "\n".join(lines)
 
 
+def _verdict_latex(proof):
+    r"""'proved under condition 1 <= r <= n, 1 <= c <= n' as italic words, and the ranges in math.
+
+    >>> from types import SimpleNamespace as P
+    >>> print(_verdict_latex(P(verdict="proved under condition 1 <= r <= n_l, 1 <= c2 <= C",
+    ...                        condition="1 <= r <= n_l, 1 <= c2 <= C")))
+    \textit{proved for} $1 \le r \le n_l$, $1 \le c2 \le C$
+    """
+    ranges = (proof.condition or "").split(", ")
+    if proof.condition and all(re.fullmatch(r"[A-Za-z0-9_]+( <= [A-Za-z0-9_]+)+", r) for r in ranges):
+        return r"\textit{proved for} " + ", ".join("$" + r.replace(" <= ", r" \le ") + "$" for r in ranges)
+    return rf"\textit{{{tex_escape(proof.verdict)}}}"
+
+
 def layers_document(derivation, report=None, explicit_max=4, allow_failed=False):
     """The standalone LaTeX source of the derivation; ``report`` defaults to its high-precision verification."""
     from symbackprop.proofs.kinds import prove_kinds
@@ -151,8 +167,7 @@ def layers_document(derivation, report=None, explicit_max=4, allow_failed=False)
              r"applying the transpose of its Jacobian in the fast form shown in its section.")]
     parts += [_layer_section(derivation, layer, explicit_max) for layer in reversed(derivation.layers)]
     parts += [r"\section*{What is proved}", r"\begin{itemize}"]
-    parts += [rf"\item {tex_escape(p.name)}: ${p.statement_latex}$ --- \textit{{{tex_escape(p.verdict)}}}"
-              for p in proofs]
+    parts += [rf"\item {tex_escape(p.name)}: ${p.statement_latex}$ --- {_verdict_latex(p)}" for p in proofs]
     verdict = "passed" if report.passed else r"\textcolor{red}{FAILED}"
     parts += [(rf"\item (a) direct $=$ (b) chain $=$ (c) fast form for every parameter of this network: {verdict} "
               rf"({len(report.checks)} checks)."), r"\end{itemize}", r"\end{document}", ""]
