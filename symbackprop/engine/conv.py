@@ -35,6 +35,9 @@ class WindowOp(MatrixExpr):
     """A node over window geometry g: ``operands`` are matrix forms; ``function`` names its NumPy form."""
 
     function = None
+    #: positions of the operands the NumPy form only multiplies from the left with ``@`` (the kernel W): the
+    #: high-precision evaluation may pass them as an object whose ``@`` is an exact integer product
+    left_factors = ()
 
     def __new__(cls, *operands_and_geometry):
         *operands, g = operands_and_geometry
@@ -118,6 +121,7 @@ class Conv(WindowOp):
     b_o + sum_{c,p,q} W[o, c, p, q] K[(c, p, q, i, j)]."""
 
     function = "conv_forward"
+    left_factors = (0,)
 
     @property
     def shape(self):
@@ -174,6 +178,7 @@ class ConvGradS(WindowOp):
     the full convolution of delta with the flipped kernel."""
 
     function = "conv_grad_S"
+    left_factors = (0,)
 
     @property
     def shape(self):

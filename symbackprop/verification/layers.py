@@ -145,9 +145,63 @@ class LayerEvaluator(Evaluator):
     def value(self, expr):
         if isinstance(expr, WindowOp):
             arrays = [self._fixed(self.value(a)).v for a in expr.operands]
+            arrays = [GridFactor(a, self.F) if k in expr.left_factors else a for k, a in enumerate(arrays)]
             with mpmath.workprec(self.F + 64):
                 return Fixed(np.asarray(expr.numeric(*arrays), dtype=object), self.F)
         return super().value(expr)
+
+
+class GridFactor:
+    """A kernel W (object array of mpf) as a window function reads it, ``W @ V`` and ``W.T @ V``, with the product
+    taken on integers when that loses nothing: both sides on the fixed-point grid of their largest entry (F + 64
+    bits below it), multiplied exactly as Python integers, rounded once.  When some nonzero entry would keep
+    fewer than F bits on its grid (a row of deltas 1e-300 beside rows of order 1, as in saturated tails), the
+    product is the object-array product of mpf numbers instead, which keeps every entry's own precision.  A
+    convolution's W @ K is most of a 50-digit forward pass; on integers it is several times faster.
+
+    >>> W = GridFactor(np.array([[mpmath.mpf(0.5), mpmath.mpf(-3)]], dtype=object), 80)
+    >>> [float(v) for v in (W @ np.array([[mpmath.mpf(2)], [0]], dtype=object)).flat]
+    [1.0]
+    >>> [float(v) for v in (W @ np.array([[mpmath.mpf(2)], [mpmath.mpf(10) ** -300]], dtype=object)).flat]
+    [1.0]
+    """
+
+    def __init__(self, v, F):
+        self.v, self.F = v, F
+
+    @property
+    def shape(self):
+        return self.v.shape
+
+    @property
+    def T(self):
+        return GridFactor(self.v.T, self.F)
+
+    def __matmul__(self, other):
+        other = _as_mpf(other)
+        (a, ea), (b, eb) = Fixed(self.v, self.F).grid(), Fixed(other, self.F).grid()
+        if not (_keeps_bits(a, self.F) and _keeps_bits(b, self.F)):
+            with mpmath.workprec(self.F + 64):
+                return np.dot(self.v, other)
+        product = np.dot(a, b)  # Python integers: no rounding
+        make, from_man_exp, prec = mpmath.mp.make_mpf, mpmath.libmp.from_man_exp, self.F + 64
+        out = np.empty(product.shape, dtype=object)
+        for idx, k in np.ndenumerate(product):
+            out[idx] = make(from_man_exp(int(k), ea + eb, prec, "n"))
+        return out
+
+
+def _keeps_bits(ints, F):
+    """Every nonzero integer of a grid holds at least F bits (its entry lost nothing that F bits would keep)."""
+    return all(k == 0 or abs(k).bit_length() >= F for k in ints.flat)
+
+
+def _as_mpf(v):
+    """The entries as mpmath numbers (the zero padding of a window view is an integer 0, Python's or NumPy's)."""
+    if all(isinstance(x, mpmath.mpf) for x in v.flat):
+        return v
+    return np.vectorize(lambda x: x if isinstance(x, mpmath.mpf) else mpmath.mpf(int(x) if isinstance(x, (int, np.integer))
+                                                                                else float(x)), otypes=[object])(v)
 
 
 class NumericPass:
