@@ -39,7 +39,7 @@ from symbackprop.engine.symbols import A, Z
 from symbackprop.engine.symbols import Y as _Y
 from symbackprop.engine.zero import is_zero
 from symbackprop.errors import SymbackpropError
-from symbackprop.verification.evaluate import Evaluator, Fixed, elementwise, fixed_bits
+from symbackprop.verification.evaluate import Evaluator, Fixed, elementwise, fixed_bits, grid_product
 from symbackprop.verification.report import Check, VerificationReport
 
 EXACT_MAX_PARAMS = 40
@@ -178,22 +178,9 @@ class GridFactor:
         return GridFactor(self.v.T, self.F)
 
     def __matmul__(self, other):
-        other = _as_mpf(other)
-        (a, ea), (b, eb) = Fixed(self.v, self.F).grid(), Fixed(other, self.F).grid()
-        if not (_keeps_bits(a, self.F) and _keeps_bits(b, self.F)):
-            with mpmath.workprec(self.F + 64):
-                return np.dot(self.v, other)
-        product = np.dot(a, b)  # Python integers: no rounding
-        make, from_man_exp, prec = mpmath.mp.make_mpf, mpmath.libmp.from_man_exp, self.F + 64
-        out = np.empty(product.shape, dtype=object)
-        for idx, k in np.ndenumerate(product):
-            out[idx] = make(from_man_exp(int(k), ea + eb, prec, "n"))
-        return out
-
-
-def _keeps_bits(ints, F):
-    """Every nonzero integer of a grid holds at least F bits (its entry lost nothing that F bits would keep)."""
-    return all(k == 0 or abs(k).bit_length() >= F for k in ints.flat)
+        a, b = Fixed(self.v, self.F), Fixed(_as_mpf(other), self.F)
+        product = grid_product(a, b)
+        return product if product is not None else a.matmul(b).v
 
 
 def _as_mpf(v):
