@@ -27,44 +27,11 @@ import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 from sympy.codegen.numpy_nodes import logaddexp
 
+from symbackprop.engine.stable_forms import sigmoid, sigmoid_pair, sigmoid_pair_log, softplus
 from symbackprop.engine.symbols import Y
 from symbackprop.engine.zero import is_zero
 
 w = sp.Wild("w")
-
-
-def sigmoid_pair(u):
-    """(sigmoid(u), sigmoid(-u)) as (E1/(1 + E1 E2), E2/(1 + E1 E2)) with E1 = e^{min(u, 0)}, E2 = e^{min(u, 0) - u}.
-
-    One of E1, E2 is exactly 1 and the other e^{-|u|} <= 1, so nothing overflows, E1 E2 is exact, and the smaller
-    of the two values keeps every digit down to the smallest float (no 1 + tiny - 1).  No select: NumPy computes
-    them in a few passes over the array, without where(), and both share their denominator.
-    """
-    m = sp.Min(u, 0)
-    E1, E2 = sp.exp(m), sp.exp(m - u)
-    return E1 / (1 + E1 * E2), E2 / (1 + E1 * E2)
-
-
-def sigmoid(u):
-    """1/(1 + e^{-u}), printed as the first of :func:`sigmoid_pair`."""
-    return sigmoid_pair(u)[0]
-
-
-def sigmoid_pair_log(u):
-    """(sigmoid(u), sigmoid(-u)) as (e^{u - S}, e^{-S}) with S = log(1 + e^u), NumPy's logaddexp(0, u).
-
-    Two passes fewer than :func:`sigmoid_pair`, each a few times dearer per element (logaddexp is not
-    vectorised): the form for a handful of values, where a pass costs its call (one example at a time).
-    S is rounded to |u| 2^-53, so the values are within |u| 2^-53 relative (1e-13 at |u| = 700, 5e-6
-    at the float32 limit |u| = 88), with no overflow: u - S cancels only where e^{u - S} is near 1.
-    """
-    S = logaddexp(0, u)
-    return sp.exp(u - S), sp.exp(-S)
-
-
-def softplus(u):
-    """log(1 + e^u) as max(u, 0) + log1p(e^{-|u|}): no overflow, and log1p keeps e^u when it is tiny."""
-    return sp.Max(u, 0) + log1p(sp.exp(-sp.Abs(u)))
 
 
 @dataclass(frozen=True)
@@ -236,6 +203,24 @@ def _overflowing(e, shape):
     return found is not None and found[w].has(Y) and not (-found[w]).is_nonpositive if shape is _SIGMOID \
         else found is not None and found[w].has(Y) and not found[w].is_nonpositive
 
+@lru_cache(maxsize=4096)
+def _over_one_denominator(e):
+    """A sum of fractions over powers of one denominator d, written as one fraction N/d^k, when SymPy cancels
+    every d from the numerator N there (softsign' 1/(|y| + 1) - y sign(y)/(|y| + 1)^2 is 1/(|y| + 1)^2); else
+    None.  s sign(s) is |s| for a real s first, so that the cancellation shows.  One base only, and none left in
+    N: the form computes no power of d the sum did not compute already, so it overflows nowhere the sum does not."""
+    if not e.is_Add:
+        return None
+    bases = {f.base for term in e.args for f in sp.Mul.make_args(term) if f.is_Pow and f.exp.is_negative}
+    if len(bases) != 1:
+        return None
+    real = [s for s in e.free_symbols if s.is_real]
+    plain = e.subs({s * sp.sign(s): sp.Abs(s) for s in real}) if e.has(sp.sign) else e
+    together = sp.together(plain)
+    numerator = sp.fraction(together)[0]
+    return together if not numerator.has(*bases) and sp.count_ops(together) < sp.count_ops(e) else None
+
+
 # Applied in this order: the logs first (they need the sigmoid's formula to fuse with it), the
 # piecewise clamps before expm1 (so expm1 sees the clamped argument), the sigmoid's printed form last.
 REWRITES = (
@@ -282,6 +267,10 @@ REWRITES = (
     Rewrite("sigmoid", "1/(1 + e^{-w}): e^{-w} overflows below w = -709, and the tanh form "
             "(1 + tanh(w/2))/2 is 0 below w = -38; through e^{-|w|} both tails keep every digit",
             lambda e: _overflowing(e, _SIGMOID), lambda e: sigmoid(e.match(_SIGMOID)[w]), 1 / (1 + sp.exp(-Y))),
+    Rewrite("one denominator", "1/d - b/d^2 with b close to d (a derivative by the quotient rule: softsign', "
+            "y/sqrt(1 + y^2)') loses log10|y| digits to cancellation; over one denominator SymPy cancels the "
+            "numerator exactly", lambda e: _over_one_denominator(e) is not None, _over_one_denominator,
+            sp.diff(Y / (1 + sp.Abs(Y)), Y)),
 )
 
 # The same registry for a handful of values (one example at a time, n_L outputs): every sigmoid it prints is
