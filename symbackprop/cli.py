@@ -213,6 +213,9 @@ def _cmd_emit(args):
 
         if args.perceptron_rule:
             raise SpecError("--perceptron-rule emits one step layer, not a network of layer kinds")
+        if args.style != "fast":
+            raise SpecError("--style book is the perceptron's per-example loop; a network of layer kinds is emitted "
+                            "in one style (its lines name the derivation's matrices, as the LaTeX document does)")
         source = emit_layers(spec, args.dtype, args.template)
     elif args.perceptron_rule:
         if spec.depth != 1 or spec.activations[0].name != "step":

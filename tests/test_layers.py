@@ -296,6 +296,9 @@ def test_cli(tmp_path, capsys):
     assert main(["derive", "--arch", "dense(3,tanh) pool", "--input", "2", "--loss", "mse"]) == 2
     assert "unknown kind 'pool'" in capsys.readouterr().err
     assert main(["derive", "--arch", "dense(3,tanh)", "--loss", "mse"]) == 2
+    capsys.readouterr()
+    assert main(["emit", str(path), "--style", "book", "-o", str(tmp_path / "b.py")]) == 2  # one style for kinds
+    assert "--style book is the perceptron's" in capsys.readouterr().err and not (tmp_path / "b.py").exists()
 
 
 def test_latex_compiles(tmp_path):
