@@ -175,7 +175,8 @@ def _cmd_verify(args):
         from symbackprop.engine.layered import LayeredDerivation
         from symbackprop.verification.layers import verify_layers
 
-        report = verify_layers(LayeredDerivation(spec), method=args.method, seed=args.seed, digits=args.digits)
+        report = verify_layers(LayeredDerivation(spec), method=args.method, seed=args.seed, digits=args.digits,
+                               progress=not args.json and sys.stderr.isatty())
     else:
         report = verify(derive(spec), method=args.method, seed=args.seed, digits=args.digits,
                         progress=not args.json and sys.stderr.isatty())

@@ -315,3 +315,13 @@ def test_latex_compiles(tmp_path):
     text = out.read_text()
     assert all(f": {kind}" in text for kind in ("dense", "layernorm", "residual"))
     assert (tmp_path / "d.pdf").exists()
+
+
+def test_high_precision_verification_shows_its_progress(capsys):
+    """verify_layers(progress=True) counts the parameters it has checked on standard error (one summary line when
+    that is not a terminal); without it, nothing is written there."""
+    d = LayeredDerivation(LayeredSpec.from_arch("conv2d(2,2,relu) flatten dense(2,softmax)", "1,4,4", "cross_entropy"))
+    assert verify_layers(d, method="high-precision", progress=True).passed
+    assert "verifying parameters at high precision: 4/4" in capsys.readouterr().err
+    assert verify_layers(d, method="high-precision").passed
+    assert capsys.readouterr().err == ""

@@ -47,8 +47,9 @@ CHAIN_MAX_TERMS = 1500  # the explicit Jacobians of (b) are built, lambdified an
 TOLERANCE = mpmath.mpf(10) ** -25
 
 
-def verify_layers(derivation, method="auto", seed=0, digits=50, exact_seconds=10.0):
-    """A :class:`VerificationReport` of (a) = (b) = (c) for every parameter of every layer."""
+def verify_layers(derivation, method="auto", seed=0, digits=50, exact_seconds=10.0, progress=False):
+    """A :class:`VerificationReport` of (a) = (b) = (c) for every parameter of every layer; ``progress`` shows a
+    bar on standard error, one step per parameter, while the high-precision checks run."""
     if method not in ("auto", "exact", "high-precision"):
         raise SymbackpropError(f"unknown verification method {method!r}; use auto, exact or high-precision")
     start, spec = time.perf_counter(), derivation.spec
@@ -66,9 +67,9 @@ def verify_layers(derivation, method="auto", seed=0, digits=50, exact_seconds=10
             exact = None
         checks += exact or []
         if exact is None:
-            checks += numeric_checks(derivation, seed, digits, notes=notes)
+            checks += _numeric_with_progress(derivation, seed, digits, notes, progress)
     else:
-        checks += numeric_checks(derivation, seed, digits, notes=notes)
+        checks += _numeric_with_progress(derivation, seed, digits, notes, progress)
     report = VerificationReport(spec.describe(), checks, derivation.output_delta.summary(), seed, digits)
     report.notes = notes
     report.seconds = time.perf_counter() - start
@@ -262,8 +263,17 @@ def explicit_terms(layer):
     return n * m
 
 
-def numeric_checks(derivation, seed, digits, probes=2, notes=None):
-    """(b) = (c) (while the explicit Jacobians stay below CHAIN_MAX_TERMS terms) and (a) = (c), at one point."""
+def _numeric_with_progress(derivation, seed, digits, notes, progress):
+    from symbackprop.verification.verify import _progress
+
+    steps = sum(len(layer.params()) for layer in derivation.layers)
+    with _progress(progress, steps, "verifying parameters at high precision") as tick:
+        return numeric_checks(derivation, seed, digits, notes=notes, tick=tick)
+
+
+def numeric_checks(derivation, seed, digits, probes=2, notes=None, tick=lambda: None):
+    """(b) = (c) (while the explicit Jacobians stay below CHAIN_MAX_TERMS terms) and (a) = (c), at one point;
+    ``tick()`` after each parameter."""
     F = fixed_bits(digits)
     leaves = random_point(derivation, seed)
     run = NumericPass(derivation, leaves, F, 1).backward()
@@ -287,6 +297,7 @@ def numeric_checks(derivation, seed, digits, probes=2, notes=None):
                 with mpmath.workprec(F + 64):
                     fast.append(sum(cv * int(uv) for cv, uv in zip(c, u.reshape(-1))))
             checks.append(_compare(layer.l, name, "(a) direct = (c) fast", a, fast, probes))
+            tick()
     return checks
 
 

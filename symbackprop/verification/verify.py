@@ -121,12 +121,12 @@ def _unevaluable(method, exc):
 
 
 @contextlib.contextmanager
-def _progress(show, layers):
-    """A per-layer progress bar on standard error when ``show``; yields the function to call per layer."""
+def _progress(show, layers, what="verifying layers"):
+    """A progress bar on standard error when ``show``, of ``layers`` steps; yields the function to call per step."""
     if not show:
         yield lambda: None
         return
     from symbackprop.support.progress import bar
 
-    with bar(layers, "verifying layers", stream=sys.stderr) as b:
+    with bar(layers, what, stream=sys.stderr) as b:
         yield b.update
