@@ -35,8 +35,7 @@ cube = "y^3"
 True
 """
 from symbackprop.engine import activations as act
-from symbackprop.engine import costs as cst
-from symbackprop.engine.spec import _activation_text, _decimal, _formula_text, _toml_string
+from symbackprop.engine.spec import _activation_text, _decimal, _toml_string, custom_tables
 from symbackprop.errors import SpecError
 
 
@@ -63,14 +62,7 @@ def to_toml(spec):
         if "eps" in layer.options:
             eps = _decimal(layer.eps)  # a TOML float when it reads back exactly, else the decimal as a string
             lines.append(f"eps = {eps if act.number(float(eps), 'eps') == layer.eps else _toml_string(eps)}")
-    customs = {a.name: _formula_text(a.formula, a.description, "a(y) = ") for a in spec.activations
-               if a.elementwise and a.name not in act.KNOWN}
-    if customs:
-        lines += ["", "[custom.activations]"] + [f"{k} = {_toml_string(v)}" for k, v in customs.items()]
-    if spec.cost.name not in cst.KNOWN:
-        text = _formula_text(spec.cost.term, spec.cost.description, "term e(a, z) = ")
-        lines += ["", "[custom.costs]", f"{spec.cost.name} = {_toml_string(text)}"]
-    text = "\n".join(lines) + "\n"
+    text = "\n".join(lines + custom_tables(spec.activations, spec.cost)) + "\n"
     try:
         back = type(spec).from_toml_text(text)
         same = (back, back.name, back.describe()) == (spec, spec.name, spec.describe())

@@ -159,14 +159,7 @@ class NetworkSpec:
                  f"cost = {_toml_string(self.cost.name)}"]
         if self.batch is not None:
             lines.append(f"batch = {self.batch}")
-        customs = {a.name: _formula_text(a.formula, a.description, "a(y) = ") for a in self.activations
-                   if a.elementwise and a.name not in act.KNOWN}
-        if customs:
-            lines += ["", "[custom.activations]"] + [f"{k} = {_toml_string(v)}" for k, v in customs.items()]
-        if self.cost.name not in cst.KNOWN:
-            text = _formula_text(self.cost.term, self.cost.description, "term e(a, z) = ")
-            lines += ["", "[custom.costs]", f"{self.cost.name} = {_toml_string(text)}"]
-        text = "\n".join(lines) + "\n"
+        text = "\n".join(lines + custom_tables(self.activations, self.cost)) + "\n"
         try:
             same = NetworkSpec.from_toml_text(text) == self
         except SpecError:
@@ -243,6 +236,20 @@ class NetworkSpec:
             return cls(tuple(sizes), acts, cost, batch, name=name)
         except SpecError as exc:
             raise SpecError(f"{source}: {exc}") from None
+
+
+def custom_tables(activations, cost):
+    """The ``[custom.activations]`` and ``[custom.costs]`` lines a spec file needs for the user-defined activations
+    and cost among these (none for the built-in ones): the written half of :func:`read_common_keys`."""
+    lines = []
+    customs = {a.name: _formula_text(a.formula, a.description, "a(y) = ") for a in activations
+               if a.elementwise and a.name not in act.KNOWN}
+    if customs:
+        lines += ["", "[custom.activations]"] + [f"{k} = {_toml_string(v)}" for k, v in customs.items()]
+    if cost.name not in cst.KNOWN:
+        text = _formula_text(cost.term, cost.description, "term e(a, z) = ")
+        lines += ["", "[custom.costs]", f"{cost.name} = {_toml_string(text)}"]
+    return lines
 
 
 def read_common_keys(data, source, where):
