@@ -275,3 +275,18 @@ def test_a_module_without_its_spec_must_match_the_spec_given(tmp_path):
                                   "mse")
     with pytest.raises(SymbackpropError, match="SHAPES"):
         verify_emitted_layers(path, other)
+
+
+def test_a_bias_gradient_that_cancels_is_held_to_its_layers_scale(tmp_path):
+    """One conv channel into a layer norm: the norm ignores a common shift, so dE/db^1 = sum D^1 cancels to ~1e-93
+    at 50 digits and float32 leaves ~1e-10 of rounding; the row is held to its layer's scale (dE/dW^1), so the
+    fresh module passes -- and a wrong bias gradient (times 1.001 plus 1e-3 of dE/dW's scale) still fails."""
+    spec = LayeredSpec.from_arch("conv2d(1,3,relu) avgpool2d(2,stride=1) flatten layernorm dense(2,relu) "
+                                 "dense(2,softmax)", "2,7,7", "mse")
+    path = tmp_path / "m.py"
+    path.write_text(emit_layers(spec, "float32"))
+    assert verify_emitted_layers(path).passed
+    bad = path.read_text().replace('grads["b1"] = ', 'grads["b1"] = 1e-3 * numpy.abs(grads["W1"]).max() + ', 1)
+    assert bad != path.read_text()
+    path.write_text(bad)
+    assert {c.quantity for c in verify_emitted_layers(path).failures()} == {"dE/db^1"}

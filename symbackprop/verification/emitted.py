@@ -15,9 +15,9 @@ module's ``DTYPE``, with the derivation's E, dE/dW^l and dE/db^l at ``digits`` s
   not the rounding of its inputs.  The reference works at ``digits`` + 2 max|y| / ln 10 digits: where a
   saturates, 1 - a ~ e^-|y| and 1 - a^2 ~ e^-2|y| must keep ``digits`` digits behind a ~ 1.
 * **How close.**  Entry by entry: |emitted - reference| <= tol * max(|reference|, floor), with the
-  floor a fraction (:data:`FLOOR`) of the tensor's largest entry (an entry that cancels to nearly 0
-  is held to the tensor's scale, not to its own) and never below the smallest normal number over
-  tol.  tol is 1e-10 for float64 and 1e-4 for float32 (:data:`TOLERANCE`).
+  floor a fraction (:data:`FLOOR`) of the largest entry of the layer's gradients (an entry that
+  cancels to nearly 0 is held to its layer's scale, not to its own) and never below the smallest
+  normal number over tol.  tol is 1e-10 for float64 and 1e-4 for float32 (:data:`TOLERANCE`).
 * **What is reported.**  One :class:`~symbackprop.verification.verify.Check` row per layer and quantity
   (dE/dW^l, dE/db^l, and E), each the worst over all points, its note naming the regime and the
   entry where the worst discrepancy sits.
@@ -296,7 +296,18 @@ def _compare(module, reference, params, X, Z, digits, dtype, warned):
     emitted, failure = _run(module, params, X, Z, warned)
     if failure:
         return dict.fromkeys(keys, (math.inf, failure))
-    return {key: _discrepancy(emitted[key], references[key], dtype) for key in keys}
+    return {key: _discrepancy(emitted[key], references[key], dtype, _layer_scale(references, key)) for key in keys}
+
+
+def _layer_scale(references, key):
+    """The largest |entry| of the reference gradients of key's layer (W1 and b1 for b1; E for E).
+
+    Rounding in dE/db^l = sum D^l is a few eps times sum |D^l|, the size dE/dW^l = sum D^l (s^{l-1})^T has
+    for inputs of order 1: a bias gradient that cancels to nearly 0 (a single channel feeding a layer norm,
+    which ignores a common shift) is held to its layer's scale, as a cancelling entry is to its tensor's."""
+    layer = key[1:]
+    return max(float(np.abs(np.vectorize(float, otypes=[float])(np.asarray(value, dtype=object))).max())
+               for name, value in references.items() if name == key or (name != "E" and name[1:] == layer))
 
 
 def _run(module, params, X, Z, warned):
@@ -317,8 +328,9 @@ def _run(module, params, X, Z, warned):
         return None, f": the module raised {type(exc).__name__}: {_line(exc)}"
 
 
-def _discrepancy(emitted, reference, dtype):
-    """max over entries of |emitted - reference| / max(|reference|, floor), and where it sits.
+def _discrepancy(emitted, reference, dtype, scale=0.0):
+    """max over entries of |emitted - reference| / max(|reference|, floor), and where it sits; the floor is
+    FLOOR times the larger of the tensor's largest |entry| and ``scale`` (its layer's, :func:`_layer_scale`).
 
     The reference is rounded to float64 for the comparison: its rounding (1e-16 relative) is a millionth
     of the float64 tolerance, and entries too small for a float64 to hold them lie under the floor.
@@ -331,7 +343,7 @@ def _discrepancy(emitted, reference, dtype):
         ref = np.array([[math.nan]])
     if not np.isfinite(ref).all():
         return math.inf, ": the reference is not a finite real number there (outside the cost's domain?)"
-    floor = max(FLOOR[dtype] * float(np.abs(ref).max()), float(np.finfo(dtype).tiny) / tol)
+    floor = max(FLOOR[dtype] * max(float(np.abs(ref).max()), scale), float(np.finfo(dtype).tiny) / tol)
     got = np.asarray(emitted, dtype=float).reshape(ref.shape)
     with np.errstate(invalid="ignore", over="ignore"):
         disc = np.where(np.isfinite(got), np.abs(got - ref) / np.maximum(np.abs(ref), floor), math.inf)

@@ -29,9 +29,9 @@ its ``DTYPE``, with E and dE/d(parameter) from the derivation evaluated at ``dig
   terms (the fast form removes the components along 1 and the normalised signal: over two features nothing
   but the eps term is left).  A point with any of them is drawn again with the layers below at |y| of order 1,
   and the report's notes say so (and say if it did not help).  Exact ties, such as windows of ReLU zeros, route
-  alike in the module and the reference and are kept.  Not detected: a single channel feeding a layer norm
-  through a nearly affine activation (|y| ~ 1e-3), whose bias gradient cancels almost exactly (a layer norm
-  ignores a common shift of its inputs), so its row reads the rounding of the terms (about 1e-8 in float64).
+  alike in the module and the reference and are kept.  A single channel feeding a layer norm (which ignores a
+  common shift of its inputs) has a bias gradient that cancels to nearly 0, whatever the point: its row is held
+  to its layer's scale (the floor of :func:`~symbackprop.verification.emitted._discrepancy`), not to its own.
 * **How close.**  Entry by entry with the rule, tolerances and floors of the perceptron's check
   (:data:`~symbackprop.verification.emitted.TOLERANCE`, :data:`~symbackprop.verification.emitted.FLOOR`): one
   :class:`~symbackprop.verification.report.Check` row per parameter (dE/dW^l, dE/db^l, dE/dg^l, dE/dh^l) and one
