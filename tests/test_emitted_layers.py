@@ -277,16 +277,24 @@ def test_a_module_without_its_spec_must_match_the_spec_given(tmp_path):
         verify_emitted_layers(path, other)
 
 
-def test_a_bias_gradient_that_cancels_is_held_to_its_layers_scale(tmp_path):
-    """One conv channel into a layer norm: the norm ignores a common shift, so dE/db^1 = sum D^1 cancels to ~1e-93
-    at 50 digits and float32 leaves ~1e-10 of rounding; the row is held to its layer's scale (dE/dW^1), so the
-    fresh module passes -- and a wrong bias gradient (times 1.001 plus 1e-3 of dE/dW's scale) still fails."""
-    spec = LayeredSpec.from_arch("conv2d(1,3,relu) avgpool2d(2,stride=1) flatten layernorm dense(2,relu) "
-                                 "dense(2,softmax)", "2,7,7", "mse")
+@pytest.mark.parametrize("arch, n0, cost, dtype", [
+    ("conv2d(1,3,relu) avgpool2d(2,stride=1) flatten layernorm dense(2,relu) dense(2,softmax)", "2,7,7", "mse",
+     "float32"),
+    (("conv2d(2,1,leaky_relu(0.2),padding=1) conv2d(1,3,tanh,stride=2) flatten layernorm dense(3,sigmoid) "
+      "dense(2,softmax)"), "1,7,7", "cross_entropy", "float64"),
+])
+def test_a_bias_gradient_that_cancels_is_held_to_its_terms(tmp_path, arch, n0, cost, dtype):
+    """One conv channel into a layer norm: the norm ignores a common shift, so dE/db = (1/beta) sum D cancels (to
+    ~1e-93 after a relu at 50 digits; to ~1e-13 after a tanh at |y| ~ 1e-3) and the module's rounding is left;
+    the row is held to the size of its terms, (1/beta) sum |D|, so the fresh module passes -- and a wrong bias
+    gradient (plus 1e-3 of the layer's largest weight gradient) still fails its row alone.  Found by a run over
+    random architectures."""
+    spec = LayeredSpec.from_arch(arch, n0, cost)
+    l = next(layer.l for layer in spec.layers if layer.kind == "conv2d" and layer.geometry[3] == 1)
     path = tmp_path / "m.py"
-    path.write_text(emit_layers(spec, "float32"))
+    path.write_text(emit_layers(spec, dtype))
     assert verify_emitted_layers(path).passed
-    bad = path.read_text().replace('grads["b1"] = ', 'grads["b1"] = 1e-3 * numpy.abs(grads["W1"]).max() + ', 1)
+    bad = path.read_text().replace(f'grads["b{l}"] = ', f'grads["b{l}"] = 1e-3 * numpy.abs(grads["W{l}"]).max() + ', 1)
     assert bad != path.read_text()
     path.write_text(bad)
-    assert {c.quantity for c in verify_emitted_layers(path).failures()} == {"dE/db^1"}
+    assert {c.quantity for c in verify_emitted_layers(path).failures()} == {f"dE/db^{l}"}

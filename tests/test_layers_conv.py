@@ -325,3 +325,18 @@ def test_max_pool_routing_with_ties_matches_torch():
         columns = lambda t: t.detach().numpy().reshape(t.shape[0], -1).T.copy()  # (c h w, beta)
         routed = routing(columns(x), columns(top), columns(delta), g)
         assert np.allclose(routed, columns(x.grad), rtol=0, atol=1e-12), g  # overlaps add in another order
+
+
+def test_a_max_pool_tie_from_the_padding_leaves_the_chain_out(monkeypatch):
+    """conv2d(2, 1x1, sigmoid, stride 2, padding 1) on 3x3: each 2x2 pool window holds three entries read from the
+    padding, all sigmoid(b_c): a tie.  Max has no Jacobian there (SymPy's dMax/dx_i gives each tied entry 1/2,
+    1.5 in all), so (b) is not formed and a note says why; (a) direct = (c) fast is checked -- the tied entries
+    move together, so E has a derivative -- and a max-pool routed to the mean still fails it."""
+    spec = LayeredSpec.from_arch("conv2d(2,1,sigmoid,stride=2,padding=1) maxpool2d(2) flatten dense(2,softmax)",
+                                 "1,3,3", "cross_entropy")
+    report = verify_layers(LayeredDerivation(spec), method="high-precision")
+    assert report.passed and any("ties at this point" in note for note in report.notes)
+    assert {c.forms for c in report.checks if c.layer == 1} == {"(a) direct = (c) fast"}
+    (_, mean), = [m for m in _mutants() if m[1].__name__ == "pool_routes_to_the_mean"]
+    monkeypatch.setattr(kinds.MaxPool2d, "backward", mean)
+    assert not verify_layers(LayeredDerivation(spec), method="high-precision").passed

@@ -300,14 +300,15 @@ def _compare(module, reference, params, X, Z, digits, dtype, warned):
 
 
 def _layer_scale(references, key):
-    """The largest |entry| of the reference gradients of key's layer (W1 and b1 for b1; E for E).
-
-    Rounding in dE/db^l = sum D^l is a few eps times sum |D^l|, the size dE/dW^l = sum D^l (s^{l-1})^T has
-    for inputs of order 1: a bias gradient that cancels to nearly 0 (a single channel feeding a layer norm,
-    which ignores a common shift) is held to its layer's scale, as a cancelling entry is to its tensor's."""
+    """The scale an entry of ``key``'s gradient is held to, besides its tensor's largest |entry|: the largest
+    |entry| of its layer's gradients (W1 and b1 for b1), and the size of the terms summed, when the reference
+    gives it (``"|b1|"``: (1/beta) sum |D^1|, where rounding in dE/db^1 = (1/beta) sum D^1 happens).  A bias
+    gradient that cancels to nearly 0 (a conv channel feeding a layer norm, which ignores a common shift) is
+    then held to the scale of its terms, as a cancelling entry is held to its tensor's."""
     layer = key[1:]
-    return max(float(np.abs(np.vectorize(float, otypes=[float])(np.asarray(value, dtype=object))).max())
-               for name, value in references.items() if name == key or (name != "E" and name[1:] == layer))
+    scales = [float(np.abs(np.vectorize(float, otypes=[float])(np.asarray(value, dtype=object))).max())
+              for name, value in references.items() if name == key or (name[0] in "Wbgh" and name[1:] == layer)]
+    return max(scales + [references.get(f"|{key}|", 0.0)])
 
 
 def _run(module, params, X, Z, warned):

@@ -30,8 +30,9 @@ its ``DTYPE``, with E and dE/d(parameter) from the derivation evaluated at ``dig
   but the eps term is left).  A point with any of them is drawn again with the layers below at |y| of order 1,
   and the report's notes say so (and say if it did not help).  Exact ties, such as windows of ReLU zeros, route
   alike in the module and the reference and are kept.  A single channel feeding a layer norm (which ignores a
-  common shift of its inputs) has a bias gradient that cancels to nearly 0, whatever the point: its row is held
-  to its layer's scale (the floor of :func:`~symbackprop.verification.emitted._discrepancy`), not to its own.
+  common shift of its inputs) has a bias gradient (1/beta) sum D that cancels to nearly 0: its row is held to
+  the size of the terms summed, (1/beta) sum |D| (the reference gives it as ``"|b1|"``; the floor of
+  :func:`~symbackprop.verification.emitted._layer_scale`), not to its own.
 * **How close.**  Entry by entry with the rule, tolerances and floors of the perceptron's check
   (:data:`~symbackprop.verification.emitted.TOLERANCE`, :data:`~symbackprop.verification.emitted.FLOOR`): one
   :class:`~symbackprop.verification.report.Check` row per parameter (dE/dW^l, dE/db^l, dE/dg^l, dE/dh^l) and one
@@ -264,4 +265,7 @@ def _reference(derivation, params, X, Z, digits):
     for layer in derivation.layers:
         for name, shape in layer.params():
             references[name] = run.value(gradient_symbol(name, shape)).reshape(layer.stored_shape(name))
+            if name[0] == "b":  # dE/db = (1/beta) sum of D: its rounding scale is (1/beta) sum |D| (see _layer_scale)
+                D = np.vectorize(float, otypes=[float])(run.value(run.M.D(layer.l))).reshape(shape[0], -1)
+                references[f"|{name}|"] = float(np.abs(D).sum(axis=1).max()) / X.shape[1]
     return references

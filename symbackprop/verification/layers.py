@@ -32,7 +32,7 @@ import numpy as np
 import sympy as sp
 
 from symbackprop.engine import forms
-from symbackprop.engine.conv import WindowOp
+from symbackprop.engine.conv import WindowOp, geometry_sizes
 from symbackprop.engine.layered import gradient_symbol
 from symbackprop.engine.layers import Activate
 from symbackprop.engine.symbols import A, Z
@@ -280,11 +280,14 @@ def numeric_checks(derivation, seed, digits, probes=2, notes=None, tick=lambda: 
     checks = []
     rows = _chain_rows(derivation, run)
     rng = np.random.default_rng(seed + 1)
+    ties, untied = pool_ties(derivation, run), []
     for layer in reversed(derivation.layers):
         for name, shape in layer.params():
             symbol = sp.MatrixSymbol(name, *shape)
             c = run.value(gradient_symbol(name, shape)).reshape(-1)
-            if layer.l in rows and explicit_terms(layer) <= CHAIN_MAX_TERMS:
+            if any(p > layer.l for p in ties):
+                untied.append(f"dE/d{name}")
+            elif layer.l in rows and explicit_terms(layer) <= CHAIN_MAX_TERMS:
                 b = _chain_numeric(derivation, run, rows, layer.l, name)
                 checks.append(_compare(layer.l, name, "(b) chain = (c) fast", b, c))
             elif notes is not None:
@@ -298,7 +301,32 @@ def numeric_checks(derivation, seed, digits, probes=2, notes=None, tick=lambda: 
                     fast.append(sum(cv * int(uv) for cv, uv in zip(c, u.reshape(-1))))
             checks.append(_compare(layer.l, name, "(a) direct = (c) fast", a, fast, probes))
             tick()
+    if untied and notes is not None:
+        notes.append(f"{', '.join(untied)}: a window of max-pool layer {ties[-1]} ties at this point (equal entries, "
+                     f"e.g. read from a convolution's padding), where Max has no Jacobian: (b) is not formed; "
+                     f"(a) = (c) checked, (c) routing to the first arg-max as PyTorch does")
     return checks
+
+
+def pool_ties(derivation, run):
+    """The max-pool layers with a window whose largest entry is held by two entries or more, at the point of
+    ``run`` (a NumericPass), the largest entry not 0.  Windows of ReLU zeros tie harmlessly (the derivative
+    below is 0); other ties (a padded convolution's border, where every entry is a(b)) leave the (b) chain
+    undefined: SymPy's dMax/dx_i = Heaviside(x_i - max of the rest) gives each of k tied entries 1/2, not a
+    share that sums to 1."""
+    from symbackprop.engine import windows
+
+    tied = []
+    for layer in derivation.layers:
+        if layer.kind != "maxpool2d":
+            continue
+        S, T = run.value(run.M.S(layer.l - 1)), run.value(run.M.S(layer.l))
+        g = layer.geometry
+        top = T.reshape(g[0], *geometry_sizes(g), S.shape[1])
+        count = sum(np.equal(part, top).astype(int) for _, _, part in windows.offsets(windows.padded(S, g), g))
+        if ((count > 1) & (top != 0)).any():
+            tied.append(layer.l)
+    return tied
 
 
 def _compare(l, name, what, values, reference, entries=None):
