@@ -491,6 +491,10 @@ def main(argv=None):
     except ImportError as exc:
         print(f"symbackprop: error: {_missing_module(exc, args.command)}", file=sys.stderr)
         return 2
+    except RecursionError:  # SymPy on deeply nested expressions (Piecewise through many layers)
+        print(f"symbackprop: error: {args.command}: SymPy ran past Python's recursion limit on this network; "
+              "try a smaller one or --method high-precision", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("symbackprop: interrupted", file=sys.stderr)
         return 130

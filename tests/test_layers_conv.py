@@ -340,3 +340,19 @@ def test_a_max_pool_tie_from_the_padding_leaves_the_chain_out(monkeypatch):
     (_, mean), = [m for m in _mutants() if m[1].__name__ == "pool_routes_to_the_mean"]
     monkeypatch.setattr(kinds.MaxPool2d, "backward", mean)
     assert not verify_layers(LayeredDerivation(spec), method="high-precision").passed
+
+
+def test_sympy_recursion_falls_back_to_high_precision(capsys):
+    """conv1d(elu, padding) then dense(leaky_relu): composing the nested Piecewise of the error runs SymPy past
+    Python's recursion limit.  auto verifies at 50 digits instead and says so; --method exact is a one-line error
+    (exit 2), never a traceback.  Found by a run over random architectures."""
+    from symbackprop.cli import main
+
+    spec = LayeredSpec.from_arch("conv1d(2,1,elu,stride=2,padding=1) flatten dense(2,leaky_relu(0.2))", "2,8", "mse")
+    report = verify_layers(LayeredDerivation(spec))
+    assert report.passed and any("recursion limit" in note for note in report.notes)
+    argv = ["verify", "--method", "exact", "--arch", "conv1d(2,1,elu,stride=2,padding=1) flatten dense(2,leaky_relu(0.2))",
+            "--input", "2,8", "--cost", "mse"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "recursion limit" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -58,11 +58,20 @@ def verify_layers(derivation, method="auto", seed=0, digits=50, exact_seconds=10
         if spec.n_params > 4 * EXACT_MAX_PARAMS:
             raise SymbackpropError(f"exact verification is for at most {4 * EXACT_MAX_PARAMS} parameters "
                                    f"(this network has {spec.n_params}); use --method high-precision")
-        exact = exact_checks(derivation, exact_seconds)
-        if method == "auto" and not all(c.passed for c in exact):
-            notes.append(f"{sum(not c.passed for c in exact)} identities were not reduced to 0 within "
-                         f"{exact_seconds:g} CPU seconds ({MAX_SECONDS:g} through a max-pool's arg-max, which SymPy "
-                         f"does not reduce); verified at {digits} digits instead")
+        try:
+            exact = exact_checks(derivation, exact_seconds)
+        except RecursionError:  # SymPy composing nested Piecewise (elu, leaky ReLU) runs past Python's stack
+            if method == "exact":
+                raise SymbackpropError("exact verification: SymPy could not compose this network's error (it ran "
+                                       "past Python's recursion limit); use --method high-precision") from None
+            notes.append(f"SymPy could not compose the error exactly (it ran past Python's recursion limit); "
+                         f"verified at {digits} digits instead")
+            exact = []
+        if method == "auto" and not (exact and all(c.passed for c in exact)):
+            if exact:
+                notes.append(f"{sum(not c.passed for c in exact)} identities were not reduced to 0 within "
+                             f"{exact_seconds:g} CPU seconds ({MAX_SECONDS:g} through a max-pool's arg-max, which "
+                             f"SymPy does not reduce); verified at {digits} digits instead")
             checks += [c for c in exact if c.passed]
             exact = None
         checks += exact or []
