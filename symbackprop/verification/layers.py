@@ -289,13 +289,13 @@ def numeric_checks(derivation, seed, digits, probes=2, notes=None, tick=lambda: 
     checks = []
     rows = _chain_rows(derivation, run)
     rng = np.random.default_rng(seed + 1)
-    ties, untied = pool_ties(derivation, run), []
+    ties, no_chain = pool_ties(derivation, run), []
     for layer in reversed(derivation.layers):
         for name, shape in layer.params():
             symbol = sp.MatrixSymbol(name, *shape)
             c = run.value(gradient_symbol(name, shape)).reshape(-1)
             if any(p > layer.l for p in ties):
-                untied.append(f"dE/d{name}")
+                no_chain.append(f"dE/d{name}")
             elif layer.l in rows and explicit_terms(layer) <= CHAIN_MAX_TERMS:
                 b = _chain_numeric(derivation, run, rows, layer.l, name)
                 checks.append(_compare(layer.l, name, "(b) chain = (c) fast", b, c))
@@ -310,8 +310,8 @@ def numeric_checks(derivation, seed, digits, probes=2, notes=None, tick=lambda: 
                     fast.append(sum(cv * int(uv) for cv, uv in zip(c, u.reshape(-1))))
             checks.append(_compare(layer.l, name, "(a) direct = (c) fast", a, fast, probes))
             tick()
-    if untied and notes is not None:
-        notes.append(f"{', '.join(untied)}: a window of max-pool layer {ties[-1]} ties at this point (equal entries, "
+    if no_chain and notes is not None:
+        notes.append(f"{', '.join(no_chain)}: a window of max-pool layer {ties[-1]} ties at this point (equal entries, "
                      f"e.g. read from a convolution's padding), where Max has no Jacobian: (b) is not formed; "
                      f"(a) = (c) checked, (c) routing to the first arg-max as PyTorch does")
     return checks
