@@ -58,7 +58,7 @@ class Fixed:
         arr = np.empty(np.shape(rows), dtype=object)
         with mpmath.workprec(F + 64):
             for idx, value in np.ndenumerate(np.asarray(rows, dtype=object)):
-                arr[idx] = _to_mpf(value)
+                arr[idx] = to_mpf(value)
         return cls(arr, F)
 
     def to_mpf(self):
@@ -206,7 +206,7 @@ def _on_grid(x, e):
     return -k if sign else k
 
 
-def _to_mpf(value):
+def to_mpf(value):
     if isinstance(value, float):
         return mpmath.mpf(value)  # exact: a float is a dyadic number of 53 bits
     if isinstance(value, mpmath.mpc):

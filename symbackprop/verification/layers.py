@@ -39,7 +39,7 @@ from symbackprop.engine.symbols import A, Z
 from symbackprop.engine.symbols import Y as _Y
 from symbackprop.engine.zero import is_zero
 from symbackprop.errors import SymbackpropError
-from symbackprop.verification.evaluate import Evaluator, Fixed, elementwise, fixed_bits, grid_product
+from symbackprop.verification.evaluate import Evaluator, Fixed, elementwise, fixed_bits, to_mpf
 from symbackprop.verification.report import Check, VerificationReport
 
 EXACT_MAX_PARAMS = 40
@@ -161,10 +161,10 @@ class LayerEvaluator(Evaluator):
         return super().value(expr)
 
 
-class GridFactor:
+class GridFactor(Fixed):
     """A kernel W (object array of mpf) as a window function reads it, ``W @ V`` and ``W.T @ V``, with the product
-    taken on integers when that loses nothing: both sides on the fixed-point grid of their largest entry (F + 64
-    bits below it), multiplied exactly as Python integers, rounded once.  When some nonzero entry would keep
+    of :meth:`Fixed.matmul`: on integers when that loses nothing (both sides on the fixed-point grid of their
+    largest entry, F + 64 bits below it, multiplied exactly as Python integers, rounded once).  When some nonzero entry would keep
     fewer than F bits on its grid (a row of deltas 1e-300 beside rows of order 1, as in saturated tails), the
     product is the object-array product of mpf numbers instead, which keeps every entry's own precision.  A
     convolution's W @ K is most of a 50-digit forward pass; on integers it is several times faster.
@@ -176,29 +176,17 @@ class GridFactor:
     [1.0]
     """
 
-    def __init__(self, v, F):
-        self.v, self.F = v, F
-
-    @property
-    def shape(self):
-        return self.v.shape
+    __slots__ = ()
 
     @property
     def T(self):
         return GridFactor(self.v.T, self.F)
 
     def __matmul__(self, other):
-        a, b = Fixed(self.v, self.F), Fixed(_as_mpf(other), self.F)
-        product = grid_product(a, b)
-        return product if product is not None else a.matmul(b).v
-
-
-def _as_mpf(v):
-    """The entries as mpmath numbers (the zero padding of a window view is an integer 0, Python's or NumPy's)."""
-    if all(isinstance(x, mpmath.mpf) for x in v.flat):
-        return v
-    return np.vectorize(lambda x: x if isinstance(x, mpmath.mpf) else mpmath.mpf(int(x) if isinstance(x, (int, np.integer))
-                                                                                else float(x)), otypes=[object])(v)
+        """W @ V for an object array V (its integer zeros, the padding, made mpf): Fixed.matmul, on the grid."""
+        if not all(isinstance(x, mpmath.mpf) for x in other.flat):
+            other = np.vectorize(to_mpf, otypes=[object])(other)
+        return self.matmul(Fixed(other, self.F)).v
 
 
 class NumericPass:
